@@ -1,0 +1,3 @@
+"""pyvirt: a hackable Linux virtualization stack written in Python."""
+
+__version__ = "0.1.0"
