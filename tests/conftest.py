@@ -1,0 +1,28 @@
+"""Shared fixtures: how to start a VMM, and skips for missing host features."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+PYVIRT_QEMU = [sys.executable, "-m", "pyvirt.vmm"]
+QEMU = shutil.which("qemu-system-x86_64")
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+@pytest.fixture(params=["pyvirt", "qemu"])
+def vmm(request: pytest.FixtureRequest) -> list[str]:
+    """argv prefix of an x86-64 VMM with QEMU's command line: ours, and QEMU as reference."""
+    if not kvm_usable():
+        pytest.skip("/dev/kvm is not usable")
+    if request.param == "qemu":
+        if QEMU is None:
+            pytest.skip("qemu-system-x86_64 is not installed")
+        return [QEMU, "-accel", "kvm", "-cpu", "host", "-display", "none", "-nodefaults"]
+    return [*PYVIRT_QEMU, "-accel", "kvm", "-display", "none", "-nodefaults"]
