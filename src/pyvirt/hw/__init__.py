@@ -1,0 +1,1 @@
+"""Device models: plain Python objects, independent of the accelerator."""

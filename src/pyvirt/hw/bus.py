@@ -1,0 +1,134 @@
+"""Address-decoded buses for port I/O and MMIO.
+
+A device registers an address range and gets accesses as (offset, size) relative
+to the start of its range. Accesses nobody claims read as all-ones and are
+dropped on write, as on a real ISA/PCI bus; they are counted and logged at
+debug level, never fatal.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class BusDevice(Protocol):
+    def read(self, offset: int, size: int) -> int: ...
+
+    def write(self, offset: int, size: int, value: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Mapping:
+    base: int
+    length: int
+    device: BusDevice
+    name: str
+
+    @property
+    def end(self) -> int:
+        return self.base + self.length
+
+
+def ones(size: int) -> int:
+    return (1 << (8 * size)) - 1
+
+
+class Bus:
+    """Routes reads and writes to the device that claims the address."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._maps: list[Mapping] = []
+        self._bases: list[int] = []
+        self.unclaimed: Counter[tuple[str, int]] = Counter()
+        self._count_lock = threading.Lock()
+
+    def register(self, base: int, length: int, device: BusDevice, name: str) -> None:
+        if length <= 0:
+            raise ValueError(f"{self.name}: {name} has an empty range")
+        for m in self._maps:
+            if base < m.end and m.base < base + length:
+                raise ValueError(
+                    f"{self.name}: {name} at {base:#x}+{length:#x} overlaps {m.name} at {m.base:#x}"
+                )
+        index = bisect.bisect(self._bases, base)
+        self._maps.insert(index, Mapping(base, length, device, name))
+        self._bases.insert(index, base)
+
+    def unregister(self, device: BusDevice) -> None:
+        keep = [m for m in self._maps if m.device is not device]
+        self._maps = keep
+        self._bases = [m.base for m in keep]
+
+    def find(self, addr: int) -> Mapping | None:
+        index = bisect.bisect(self._bases, addr) - 1
+        if index >= 0:
+            m = self._maps[index]
+            if addr < m.end:
+                return m
+        return None
+
+    def read(self, addr: int, size: int) -> int:
+        m = self.find(addr)
+        if m is None:
+            self._unclaimed("read", addr, size)
+            return ones(size)
+        return m.device.read(addr - m.base, size) & ones(size)
+
+    def write(self, addr: int, size: int, value: int) -> None:
+        m = self.find(addr)
+        if m is None:
+            self._unclaimed("write", addr, size, value)
+            return
+        m.device.write(addr - m.base, size, value & ones(size))
+
+    def _unclaimed(self, op: str, addr: int, size: int, value: int | None = None) -> None:
+        with self._count_lock:
+            self.unclaimed[(op, addr)] += 1
+            first = self.unclaimed[(op, addr)] == 1
+        if first or log.isEnabledFor(logging.DEBUG - 1):
+            shown = "" if value is None else f" value={value:#x}"
+            log.debug("%s: unclaimed %s at %#x size %d%s", self.name, op, addr, size, shown)
+
+    def describe(self) -> list[str]:
+        return [f"{m.base:#06x}-{m.end - 1:#06x} {m.name}" for m in self._maps]
+
+
+class Sink:
+    """A device that accepts and discards everything (e.g. the POST port 0x80)."""
+
+    def __init__(self, read_value: int = 0xFFFFFFFF) -> None:
+        self.read_value = read_value
+
+    def read(self, offset: int, size: int) -> int:
+        return self.read_value
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        pass
+
+
+class PortWindow:
+    """Presents a device that decodes absolute port numbers (io_read/io_write) to the bus."""
+
+    def __init__(self, device: AbsolutePortDevice, base: int) -> None:
+        self.device = device
+        self.base = base
+
+    def read(self, offset: int, size: int) -> int:
+        return self.device.io_read(self.base + offset, size)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self.device.io_write(self.base + offset, size, value)
+
+
+class AbsolutePortDevice(Protocol):
+    def io_read(self, port: int, size: int) -> int: ...
+
+    def io_write(self, port: int, size: int, value: int) -> None: ...

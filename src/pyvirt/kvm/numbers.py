@@ -1,0 +1,95 @@
+"""KVM ioctl request numbers, capabilities and flags used by pyvirt."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+
+from . import structs as s
+from .ioctl import io, ior, iow, iowr
+
+KVM_API_VERSION = 12
+
+# /dev/kvm
+GET_API_VERSION = io(0x00)
+CREATE_VM = io(0x01)
+GET_MSR_INDEX_LIST = iowr(0x02, s.MsrListHeader)
+CHECK_EXTENSION = io(0x03)
+GET_VCPU_MMAP_SIZE = io(0x04)
+GET_SUPPORTED_CPUID = iowr(0x05, s.Cpuid2Header)
+
+# VM fd
+CREATE_VCPU = io(0x41)
+SET_USER_MEMORY_REGION = iow(0x46, s.UserspaceMemoryRegion)
+SET_TSS_ADDR = io(0x47)
+SET_IDENTITY_MAP_ADDR = iow(0x48, ctypes.c_uint64)
+CREATE_IRQCHIP = io(0x60)
+IRQ_LINE = iow(0x61, s.IrqLevel)
+IRQ_LINE_STATUS = iowr(0x67, s.IrqLevel)
+CREATE_PIT2 = iow(0x77, s.PitConfig)
+
+# vCPU fd
+RUN = io(0x80)
+GET_REGS = ior(0x81, s.Regs)
+SET_REGS = iow(0x82, s.Regs)
+GET_SREGS = ior(0x83, s.Sregs)
+SET_SREGS = iow(0x84, s.Sregs)
+GET_MSRS = iowr(0x88, s.MsrsHeader)
+SET_MSRS = iow(0x89, s.MsrsHeader)
+GET_FPU = ior(0x8C, s.Fpu)
+SET_FPU = iow(0x8D, s.Fpu)
+GET_LAPIC = ior(0x8E, s.LapicState)
+SET_LAPIC = iow(0x8F, s.LapicState)
+SET_CPUID2 = iow(0x90, s.Cpuid2Header)
+GET_CPUID2 = iowr(0x91, s.Cpuid2Header)
+GET_MP_STATE = ior(0x98, s.MpState)
+SET_MP_STATE = iow(0x99, s.MpState)
+
+PIT_SPEAKER_DUMMY = 1
+MEM_READONLY = 1 << 1
+
+
+class Cap(enum.IntEnum):
+    """Capabilities queried with KVM_CHECK_EXTENSION."""
+
+    IRQCHIP = 0
+    HLT = 1
+    USER_MEMORY = 3
+    SET_TSS_ADDR = 4
+    EXT_CPUID = 7
+    NR_VCPUS = 9
+    NR_MEMSLOTS = 10
+    PIT = 11
+    MP_STATE = 14
+    SYNC_MMU = 16
+    IOMMU = 18
+    SET_IDENTITY_MAP_ADDR = 37
+    IRQ_INJECT_STATUS = 26
+    PIT2 = 33
+    IOEVENTFD = 36
+    IRQFD = 32
+    MAX_VCPUS = 66
+    IMMEDIATE_EXIT = 136
+    READONLY_MEM = 81
+    MAX_VCPU_ID = 128
+    INTERNAL_ERROR_DATA = 40
+
+
+# Capabilities the x86 VMM cannot run without.
+REQUIRED_CAPS = (
+    Cap.IRQCHIP,
+    Cap.USER_MEMORY,
+    Cap.SET_TSS_ADDR,
+    Cap.EXT_CPUID,
+    Cap.PIT2,
+    Cap.MP_STATE,
+    Cap.IMMEDIATE_EXIT,
+)
+
+
+class MpStateValue(enum.IntEnum):
+    RUNNABLE = 0
+    UNINITIALIZED = 1
+    INIT_RECEIVED = 2
+    HALTED = 3
+    SIPI_RECEIVED = 4

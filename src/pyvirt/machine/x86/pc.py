@@ -1,0 +1,285 @@
+"""The `pc` machine on KVM: RAM, in-kernel interrupt controllers and PIT, legacy devices,
+firmware tables, and the boot CPU pointed at the kernel.
+
+A reboot builds a fresh PcMachine: every piece of guest-visible state (RAM,
+irqchip, vCPUs, devices) starts over, while the VMM keeps its chardevs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pyvirt.hw.acpi_pm import AcpiPm, AcpiPmPorts
+from pyvirt.hw.bus import Bus, PortWindow, Sink
+from pyvirt.hw.debug_exit import DebugExit
+from pyvirt.hw.fw_cfg import FwCfg
+from pyvirt.hw.i8042 import I8042
+from pyvirt.hw.irq import SharedIrq
+from pyvirt.hw.reset_control import ResetControl
+from pyvirt.hw.rtc import CmosRtc
+from pyvirt.hw.serial import Serial16550
+from pyvirt.kvm import Kvm, Vcpu
+from pyvirt.kvm import numbers as kn
+from pyvirt.kvm.structs import CpuidEntry2, LapicState
+from pyvirt.memory import GuestMemory, host_address
+
+from . import cpuid, e820
+from . import entry as cpu_entry
+from . import layout as L
+from .acpi import AcpiConfig, IsaResources, build_acpi_tables
+from .boot import load_kernel, read_kernel
+from .loader import BootError, BootInput
+from .mptable import build_mptable
+
+log = logging.getLogger(__name__)
+
+COM_PORTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 4), (0x2E8, 3))
+SCI_IRQ = 9
+FW_CFG_PORT = 0x510
+POST_PORT = 0x80
+RESET_CONTROL_PORT = 0xCF9
+BIOS_MAX = 16 << 20
+ISA_BIOS_MAX = 128 << 10
+
+MSR_IA32_MISC_ENABLE = 0x1A0
+MSR_MTRR_DEF_TYPE = 0x2FF
+MISC_ENABLE_FAST_STRING = 1
+MTRR_ENABLE_WRITEBACK = (1 << 11) | 6
+
+LAPIC_LVT_LINT0 = 0x350
+LAPIC_LVT_LINT1 = 0x360
+DELIVERY_EXTINT = 7 << 8
+DELIVERY_NMI = 4 << 8
+
+
+class CharBackend(Protocol):
+    """The host end of a serial line (a VMM chardev)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None: ...
+
+
+class PowerEvents(Protocol):
+    """What the board asks of the VMM when the guest powers off, resets or exits."""
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def debug_exit(self, status: int) -> None: ...
+
+
+@dataclass
+class PcConfig:
+    ram_size: int
+    cpus: int = 1
+    cpu: cpuid.CpuSpec | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str = ""
+    bios: str | None = None
+    nographic: bool = False
+    debug_exits: tuple[tuple[int, int], ...] = ()
+    uuid: bytes = bytes(16)
+
+
+class PcMachine:
+    def __init__(
+        self, kvm: Kvm, config: PcConfig, serial_lines: list[CharBackend], events: PowerEvents
+    ) -> None:
+        self.kvm = kvm
+        self.config = config
+        self.events = events
+        self.pio = Bus("ioport")
+        self.mmio = Bus("mmio")
+        self.mem = GuestMemory()
+        self.vcpus: list[Vcpu] = []
+        self.serials: list[Serial16550] = []
+        self.entry: cpu_entry.EntryState | None = None
+        self._rom: mmap.mmap | None = None
+        self.vm = kvm.create_vm()
+        try:
+            self._build(serial_lines)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- construction ---------------------------------------------------------
+
+    def _build(self, serial_lines: list[CharBackend]) -> None:
+        vm = self.vm
+        vm.set_identity_map_addr(L.IDENTITY_MAP_ADDR)
+        vm.set_tss_addr(L.TSS_ADDR)
+        vm.create_irqchip()
+        vm.create_pit2()
+        self._add_ram()
+        self._add_devices(serial_lines)
+        if self.config.kernel is not None:
+            self._direct_boot()
+        elif self.config.bios is not None:
+            self._map_bios(self.config.bios)
+        else:
+            raise BootError(
+                "nothing to boot: give -kernel (pyvirt has no built-in firmware) or -bios"
+            )
+        self._create_vcpus()
+
+    def _add_ram(self) -> None:
+        for slot, (gpa, size) in enumerate(e820.ram_layout(self.config.ram_size)):
+            region = self.mem.add_ram(gpa, size)
+            self.vm.set_user_memory_region(slot, gpa, size, region.host_addr)
+
+    def _add_devices(self, serial_lines: list[CharBackend]) -> None:
+        irqs: dict[int, SharedIrq] = {}
+
+        def line(irq: int) -> Callable[[bool], None]:
+            if irq not in irqs:
+                irqs[irq] = SharedIrq(lambda level, irq=irq: self.vm.irq_line(irq, level))
+            return irqs[irq].source()
+
+        for index, backend in enumerate(serial_lines[: len(COM_PORTS)]):
+            port, irq = COM_PORTS[index]
+            uart = Serial16550(backend.write, line(irq))
+            backend.set_receiver(uart.receive)
+            self.pio.register(port, 8, uart, f"serial{index}")
+            self.serials.append(uart)
+
+        self.pio.register(0x60, 5, I8042(self.events.reset), "i8042")
+        self.rtc = CmosRtc()
+        low, *high = e820.ram_layout(self.config.ram_size)
+        self.rtc.set_memory_size(low[1], high[0][1] if high else 0)
+        self.pio.register(0x70, 2, self.rtc, "rtc")
+        self.pio.register(POST_PORT, 1, Sink(), "post")
+        self.pio.register(RESET_CONTROL_PORT, 1, ResetControl(self.events.reset), "reset")
+
+        pm_ports = AcpiPmPorts()
+        self.acpi_pm = AcpiPm(pm_ports, on_poweroff=self.events.power_off, set_irq=line(SCI_IRQ))
+        for base, length in pm_ports.ranges():
+            self.pio.register(base, length, PortWindow(self.acpi_pm, base), "acpi-pm")
+
+        self.fw_cfg = FwCfg(
+            cpus=self.config.cpus,
+            max_cpus=self.config.cpus,
+            ram_size=self.config.ram_size,
+            nographic=self.config.nographic,
+            uuid=self.config.uuid,
+        )
+        self.fw_cfg.add_file("etc/e820", e820.pack_fw_cfg(self._e820()))
+        self.pio.register(FW_CFG_PORT, 2, self.fw_cfg, "fw_cfg")
+
+        for iobase, iosize in self.config.debug_exits:
+            self.pio.register(iobase, iosize, DebugExit(self.events.debug_exit), "isa-debug-exit")
+
+    def _e820(self) -> list[e820.E820Entry]:
+        return e820.build(self.config.ram_size)
+
+    def _firmware_tables(self) -> int:
+        """Write the ACPI tables and the MP table; returns the RSDP address."""
+        serial_res = tuple(
+            IsaResources(port, 8, irq) for port, irq in COM_PORTS[: len(self.serials)]
+        )
+        tables = build_acpi_tables(
+            AcpiConfig(num_cpus=self.config.cpus, sci_irq=SCI_IRQ, serial_ports=serial_res),
+            L.ACPI_TABLES_ADDR,
+        )
+        if L.ACPI_TABLES_ADDR + len(tables.blob) > L.MPTABLE_ADDR:
+            raise BootError(f"ACPI tables too large for {self.config.cpus} CPUs")
+        self.mem.write(L.ACPI_TABLES_ADDR, tables.blob)
+        self.mem.write(L.MPTABLE_ADDR, build_mptable(self.config.cpus, L.MPTABLE_ADDR))
+        return tables.rsdp_addr
+
+    def _direct_boot(self) -> None:
+        assert self.config.kernel is not None
+        rsdp = self._firmware_tables()
+        inp = BootInput(
+            self.mem,
+            self.config.kernel,
+            read_kernel(self.config.kernel),
+            self.config.append,
+            e820=self._e820(),
+            rsdp_addr=rsdp,
+        )
+        self.entry = load_kernel(inp, self.config.initrd)
+        log.info("booting %s: %s", self.config.kernel, self.entry.description)
+
+    def _map_bios(self, path: str) -> None:
+        try:
+            image = Path(path).read_bytes()
+        except OSError as e:
+            raise BootError(f"could not load PC BIOS '{path}': {e.strerror}") from None
+        if not image or len(image) % 0x10000 or len(image) > BIOS_MAX:
+            raise BootError(
+                f"PC BIOS '{path}' must be a multiple of 64 KiB, at most 16 MiB "
+                f"(it is {len(image)} bytes)"
+            )
+        rom = mmap.mmap(-1, len(image), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        rom[:] = image
+        self._rom = rom
+        flags = kn.MEM_READONLY if self.kvm.check_extension(kn.Cap.READONLY_MEM) else 0
+        slot = len(self.mem.regions)
+        self.vm.set_user_memory_region(
+            slot, L.FOUR_GIB - len(image), len(image), host_address(rom), flags
+        )
+        isa = image[-min(len(image), ISA_BIOS_MAX) :]  # the top also appears below 1 MiB
+        self.mem.write(L.BIOS_END - len(isa), isa)
+
+    def _cpuid_base(self) -> list[CpuidEntry2]:
+        spec = self.config.cpu or cpuid.CpuSpec()
+        entries = cpuid.apply_features(self.kvm.supported_cpuid(), spec)
+        return cpuid.with_topology_leaves(entries)
+
+    def _create_vcpus(self) -> None:
+        base = self._cpuid_base()
+        topo = cpuid.Topology(self.config.cpus)
+        for index in range(self.config.cpus):
+            vcpu = self.vm.create_vcpu(index)
+            self.vcpus.append(vcpu)
+            vcpu.set_cpuid(cpuid.for_vcpu(base, index, topo))
+            vcpu.set_msrs(
+                {
+                    MSR_IA32_MISC_ENABLE: MISC_ENABLE_FAST_STRING,
+                    MSR_MTRR_DEF_TYPE: MTRR_ENABLE_WRITEBACK,
+                }
+            )
+            self._setup_lapic(vcpu, bsp=index == 0)
+        if self.entry is not None:
+            bsp = self.vcpus[0]
+            sregs = bsp.get_sregs()
+            regs = cpu_entry.apply(self.entry, self.mem, sregs)
+            bsp.set_sregs(sregs)
+            bsp.set_regs(regs)
+
+    @staticmethod
+    def _setup_lapic(vcpu: Vcpu, *, bsp: bool) -> None:
+        """Virtual-wire mode, as a BIOS leaves it: the 8259 reaches the BSP through LINT0."""
+        raw = bytearray(vcpu.get_lapic())
+        lint0 = DELIVERY_EXTINT if bsp else DELIVERY_EXTINT | (1 << 16)
+        struct.pack_into("<I", raw, LAPIC_LVT_LINT0, lint0)
+        struct.pack_into("<I", raw, LAPIC_LVT_LINT1, DELIVERY_NMI)
+        vcpu.set_lapic(LapicState.from_buffer_copy(raw))
+
+    # --- life cycle -------------------------------------------------------------
+
+    def close(self) -> None:
+        for serial in self.serials:
+            serial.output = _discard
+        for vcpu in self.vcpus:
+            vcpu.close()
+        self.vcpus.clear()
+        self.vm.close()
+        self.mem.close()
+        if self._rom is not None:
+            with contextlib.suppress(BufferError):
+                self._rom.close()
+
+
+def _discard(data: bytes) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""The VMM process: QEMU-style command line, chardevs, vCPU threads and the main loop."""

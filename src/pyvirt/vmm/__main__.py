@@ -1,0 +1,3 @@
+from pyvirt.vmm.main import main
+
+raise SystemExit(main())

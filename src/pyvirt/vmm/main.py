@@ -1,0 +1,127 @@
+"""pyvirt-qemu: the x86-64 VMM, with a qemu-system-x86_64 compatible command line."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+
+from pyvirt import __version__
+from pyvirt.kvm import Kvm, KvmIoctlError, KvmUnavailable
+from pyvirt.machine.x86.cpuid import CPU_MODELS, FEATURES
+from pyvirt.machine.x86.loader import BootError
+from pyvirt.vmm.errors import VmmError
+from pyvirt.vmm.options import DEVICES, MACHINES, VmmConfig, parse_args
+from pyvirt.vmm.runner import PROG, Vmm, write_pidfile
+
+QEMU_COMPAT_VERSION = "7.2.0"
+
+USAGE = f"""\
+usage: {PROG} [options]
+
+pyvirt's VMM: runs an x86-64 guest on /dev/kvm. It accepts this subset of
+qemu-system-x86_64's options, with QEMU's syntax; any other option is an error.
+
+Machine:
+-machine [type=]pc[,accel=kvm]   the PC board (-machine help lists machines)
+-accel kvm | -enable-kvm          hardware acceleration (the only accelerator here)
+-cpu host[,+feat][,-feat]         CPUID model and features to add or mask (-cpu help)
+-m [size=]SIZE                    guest RAM, MiB unless suffixed (k, M, G, T); default 128M
+-smp [cpus=]N[,cores=N]           number of vCPUs, one host thread each
+-name [guest=]NAME[,debug-threads=on]
+-device isa-debug-exit[,iobase=ADDR][,iosize=1|2|4]
+                                  a port whose writes end the VMM with (value << 1) | 1
+
+Boot:
+-kernel FILE    bzImage (Linux boot protocol), ELF with a PVH note, or multiboot v1 image
+-initrd FILE    initial ram disk (for multiboot: "mod1 args,mod2" modules)
+-append CMDLINE kernel command line
+-bios FILE      firmware image mapped below 4 GiB and started at the reset vector
+
+Display and character devices:
+-nographic      no display; COM1 on stdio in raw mode; Ctrl-a h for help, Ctrl-a x quits
+-display none   no display
+-serial DEV     stdio, mon:stdio, file:PATH, unix:PATH[,server][,nowait], tcp:HOST:PORT[,...],
+                pty, null, none, chardev:ID (one per COM port, up to 4)
+-chardev BACKEND,id=ID[,...]
+                stdio[,signal=on|off], file,path=P, pty, null,
+                socket,path=P|host=H,port=N[,server=on][,wait=off]
+
+Other:
+-nodefaults     no default devices (no default serial port)
+-no-reboot      exit instead of rebooting when the guest resets
+-pidfile FILE   write the VMM's process id to FILE
+-version        print the version
+-h, -help       print this help
+"""
+
+
+def _listing(action: str) -> str:
+    if action == "machine-help":
+        rows = [f"{name:<20} {desc} (default)" for name, desc in MACHINES.items()]
+        return "Supported machines are:\n" + "\n".join(rows)
+    if action == "cpu-help":
+        models = "\n".join(
+            f"x86 {m:<16} KVM processor with all supported host features" for m in CPU_MODELS
+        )
+        return f"Available CPUs:\n{models}\n\nRecognized CPUID flags:\n  " + " ".join(
+            sorted(FEATURES)
+        )
+    if action == "device-help":
+        return "Supported devices:\n" + "\n".join(
+            f'name "{n}", bus ISA, desc "{d}"' for n, d in DEVICES.items()
+        )
+    return "Available display backend types:\nnone"
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("PYVIRT_LOG", "WARNING").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING), format=f"{PROG}: %(name)s: %(message)s"
+    )
+
+
+def run(config: VmmConfig) -> int:
+    kvm = Kvm()
+    kvm.require()
+    if config.cpus > kvm.max_vcpus():
+        raise VmmError(
+            f"-smp {config.cpus}: this host's KVM supports at most {kvm.max_vcpus()} vCPUs"
+        )
+    vmm = Vmm(config, kvm)
+    vmm.open_chardevs()
+    if config.pidfile:
+        write_pidfile(config.pidfile)
+    try:
+        return vmm.run()
+    finally:
+        if config.pidfile:
+            with contextlib.suppress(OSError):
+                os.unlink(config.pidfile)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _setup_logging()
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        config = parse_args(args)
+        if config.action == "version":
+            print(
+                f"{PROG} version {__version__} "
+                f"(pyvirt; qemu-system-x86_64 {QEMU_COMPAT_VERSION} command-line subset)"
+            )
+            return 0
+        if config.action == "help":
+            print(USAGE, end="")
+            return 0
+        if config.action != "run":
+            print(_listing(config.action))
+            return 0
+        return run(config)
+    except (VmmError, BootError, KvmUnavailable) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    except KvmIoctlError as e:
+        print(f"{PROG}: KVM refused an operation: {e.strerror}", file=sys.stderr)
+        return 1

@@ -1,0 +1,122 @@
+"""One host thread per vCPU, living inside KVM_RUN and serving its exits.
+
+Port I/O and MMIO exits are dispatched to the machine's buses right here, on
+the vCPU thread (the devices on them are fast and never block on the guest).
+To stop a vCPU, another thread sets immediate_exit and sends it SIGUSR1: KVM_RUN
+returns EINTR whether the thread was already inside it or about to enter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from pyvirt.hw.bus import Bus
+from pyvirt.kvm import ExitReason, Vcpu, describe
+from pyvirt.kvm.exits import IO_OUT
+from pyvirt.machine.x86.cpu_dump import format_registers
+
+log = logging.getLogger(__name__)
+
+KICK_SIGNAL = signal.SIGUSR1
+
+_IGNORED_EXITS = {ExitReason.INTR, ExitReason.HLT, ExitReason.IRQ_WINDOW_OPEN}
+
+
+def install_kick_handler() -> None:
+    """A no-op handler: the signal only has to interrupt KVM_RUN (main thread only)."""
+    signal.signal(KICK_SIGNAL, lambda signum, frame: None)
+
+
+class VcpuThread(threading.Thread):
+    """Runs `vcpu` until stopped; reports fatal exits through `on_fatal(report)`."""
+
+    def __init__(
+        self,
+        vcpu: Vcpu,
+        pio: Bus,
+        mmio: Bus,
+        *,
+        on_fatal: Callable[[str], None],
+        on_system_event: Callable[[int], None],
+        name: str,
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.vcpu = vcpu
+        self.pio = pio
+        self.mmio = mmio
+        self.on_fatal = on_fatal
+        self.on_system_event = on_system_event
+        self.stopping = False
+        self.exits = 0
+
+    def stop(self) -> None:
+        """Ask the thread to leave KVM_RUN and end; safe from any thread."""
+        self.stopping = True
+        self.vcpu.immediate_exit = True
+        ident = self.ident
+        if ident is not None and self.is_alive() and ident != threading.get_ident():
+            with contextlib.suppress(ProcessLookupError):
+                signal.pthread_kill(ident, KICK_SIGNAL)
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as e:  # a VMM bug must end the VM with a report, not hang it
+            log.exception("vCPU %d crashed", self.vcpu.id)
+            self.on_fatal(f"vCPU {self.vcpu.id}: internal error in the VMM: {e!r}")
+
+    def _loop(self) -> None:
+        vcpu = self.vcpu
+        run = vcpu.run_page
+        pio_read, pio_write = self.pio.read, self.pio.write
+        while not self.stopping:
+            reason = vcpu.run()
+            self.exits += 1
+            if reason == ExitReason.IO:
+                io = run.exit.io
+                data = vcpu.io_data()
+                size = io.size
+                if io.direction == IO_OUT:
+                    for i in range(io.count):
+                        pio_write(
+                            io.port, size, int.from_bytes(data[i * size : (i + 1) * size], "little")
+                        )
+                else:
+                    for i in range(io.count):
+                        data[i * size : (i + 1) * size] = pio_read(io.port, size).to_bytes(
+                            size, "little"
+                        )
+            elif reason == ExitReason.MMIO:
+                self._mmio()
+            elif reason in _IGNORED_EXITS:
+                continue
+            elif reason == ExitReason.SYSTEM_EVENT:
+                self.on_system_event(run.exit.system_event.type)
+            else:
+                self._fatal(reason)
+                return
+
+    def _mmio(self) -> None:
+        m = self.vcpu.run_page.exit.mmio
+        length = min(m.len, 8)
+        if m.is_write:
+            value = int.from_bytes(bytes(m.data[:length]), "little")
+            self.mmio.write(m.phys_addr, length, value)
+        else:
+            value = self.mmio.read(m.phys_addr, length)
+            for i, byte in enumerate(value.to_bytes(length, "little")):
+                m.data[i] = byte
+
+    def _fatal(self, reason: int) -> None:
+        what = describe(self.vcpu.run_page)
+        if reason == ExitReason.SHUTDOWN:
+            what = f"triple fault ({what})"
+        try:
+            dump = format_registers(self.vcpu.get_regs(), self.vcpu.get_sregs())
+        except OSError as e:
+            dump = f"(registers unavailable: {e})"
+        self.on_fatal(f"vCPU {self.vcpu.id}: {what}\n{dump}")
