@@ -1,0 +1,1 @@
+"""Device models, accelerator-agnostic plain Python objects."""

@@ -1,0 +1,1 @@
+"""Boards: memory maps, firmware tables and boot loaders of the machines we emulate."""
