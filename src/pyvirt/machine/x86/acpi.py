@@ -107,10 +107,11 @@ class IsaResources:
 class AcpiConfig:
     """Everything the tables say about the machine; defaults are our PC's.
 
-    i8042 stays off by default: our i8042 only implements the reset command, and
-    Linux resets through the FADT reset register first and then port 0x64
-    without consulting this flag, whereas advertising a controller makes the
-    keyboard driver probe one. No VGA either: the VMM has no display adapter.
+    i8042 stays off by default: our i8042 only implements the reset command.
+    Linux reboots through the FADT reset register first and then port 0x64
+    without consulting this flag, whereas advertising a controller lets its
+    i8042 driver probe one (directly, in kernels built without PNP), which a
+    reset-only model cannot answer. No VGA either: the VMM has no display.
     """
 
     num_cpus: int = 1
@@ -155,7 +156,7 @@ class AcpiTables:
     blob: bytes
     base: int
     rsdp_addr: int
-    tables: Mapping[str, int] = field(default_factory=dict)  # signature -> physical address
+    tables: Mapping[str, int]  # signature ("RSDP", "FACS", "DSDT", "FACP", ...) -> address
 
     def table(self, signature: str) -> bytes:
         """One table's bytes, located through `tables` (the RSDP and FACS included)."""
