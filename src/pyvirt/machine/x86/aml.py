@@ -1,0 +1,187 @@
+"""A small ACPI Machine Language encoder: the few constructs our DSDT needs.
+
+Each function returns the encoded bytes of one AML term, so terms compose by
+passing them to their parents (`scope`, `device`, `package`). Encodings follow
+ACPI 6.3 chapter 20 ("ACPI Machine Language Specification"). A DSDT is the
+standard table header followed by a term list; the header is the table
+builder's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import re
+
+ZERO_OP = 0x00
+ONE_OP = 0x01
+ONES_OP = 0xFF
+NAME_OP = 0x08
+BYTE_PREFIX = 0x0A
+WORD_PREFIX = 0x0B
+DWORD_PREFIX = 0x0C
+STRING_PREFIX = 0x0D
+QWORD_PREFIX = 0x0E
+SCOPE_OP = 0x10
+BUFFER_OP = 0x11
+PACKAGE_OP = 0x12
+EXT_OP_PREFIX = 0x5B
+DEVICE_OP = 0x82  # after EXT_OP_PREFIX
+ROOT_CHAR = ord("\\")
+PARENT_PREFIX = ord("^")
+DUAL_NAME_PREFIX = 0x2E
+MULTI_NAME_PREFIX = 0x2F
+NULL_NAME = 0x00
+
+_NAME_SEG = re.compile(r"[A-Z_][A-Z0-9_]{0,3}")
+
+# Small resource descriptor tags (ACPI 6.3, 6.4.2): (item name << 3) | length.
+_IRQ_NO_FLAGS = 0x22
+_IO_PORT = 0x47
+_END_TAG = 0x79
+_IO_DECODE16 = 0x01
+
+DataObject = int | str | bytes
+
+
+def pkg_length(payload_len: int) -> bytes:
+    """PkgLength encoding of a package whose contents after the PkgLength are `payload_len` bytes.
+
+    The encoded value counts the PkgLength bytes themselves: one byte holds up
+    to 63, otherwise the lead byte carries the count of following bytes in bits
+    7-6 and the low nibble, the following bytes the rest (up to 2**28 - 1).
+    """
+    if payload_len + 1 < 0x40:
+        return bytes([payload_len + 1])
+    for extra in (1, 2, 3):
+        total = payload_len + 1 + extra
+        if total < 1 << (4 + 8 * extra):
+            return bytes([extra << 6 | (total & 0xF)]) + (total >> 4).to_bytes(extra, "little")
+    raise ValueError(f"AML package too long: {payload_len} bytes")
+
+
+def name_seg(seg: str) -> bytes:
+    """One 4-character NameSeg, padded with '_' as ASL does ("_SB" -> "_SB_")."""
+    if not _NAME_SEG.fullmatch(seg):
+        raise ValueError(f"invalid AML name segment {seg!r}")
+    return seg.ljust(4, "_").encode("ascii")
+
+
+def name_string(path: str) -> bytes:
+    r"""A NameString from ASL-style path syntax: "\_SB.COM1", "^PCI0", "_HID"."""
+    prefix = bytearray()
+    rest = path
+    if rest.startswith("\\"):
+        prefix.append(ROOT_CHAR)
+        rest = rest[1:]
+    else:
+        while rest.startswith("^"):
+            prefix.append(PARENT_PREFIX)
+            rest = rest[1:]
+    segs = [name_seg(s) for s in rest.split(".")] if rest else []
+    if not segs:
+        return bytes(prefix) + bytes([NULL_NAME])
+    if len(segs) == 1:
+        return bytes(prefix) + segs[0]
+    if len(segs) == 2:
+        return bytes(prefix) + bytes([DUAL_NAME_PREFIX]) + b"".join(segs)
+    if len(segs) > 255:
+        raise ValueError("AML name path too deep")
+    return bytes(prefix) + bytes([MULTI_NAME_PREFIX, len(segs)]) + b"".join(segs)
+
+
+def integer(value: int) -> bytes:
+    """The shortest ComputationalData encoding of a 64-bit unsigned integer."""
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"AML integer out of range: {value}")
+    if value == 0:
+        return bytes([ZERO_OP])
+    if value == 1:
+        return bytes([ONE_OP])
+    if value == (1 << 64) - 1:
+        return bytes([ONES_OP])
+    for prefix, width in ((BYTE_PREFIX, 1), (WORD_PREFIX, 2), (DWORD_PREFIX, 4)):
+        if value < 1 << (8 * width):
+            return bytes([prefix]) + value.to_bytes(width, "little")
+    return bytes([QWORD_PREFIX]) + value.to_bytes(8, "little")
+
+
+def string(text: str) -> bytes:
+    """A null-terminated ASCII String constant."""
+    raw = text.encode("ascii")
+    if 0 in raw:
+        raise ValueError("AML strings cannot contain NUL")
+    return bytes([STRING_PREFIX]) + raw + b"\x00"
+
+
+def data_object(value: DataObject) -> bytes:
+    """Python int/str as Integer/String; bytes pass through as an already encoded term."""
+    if isinstance(value, bool):
+        raise TypeError("use an int, not a bool, for AML integers")
+    if isinstance(value, int):
+        return integer(value)
+    if isinstance(value, str):
+        return string(value)
+    return bytes(value)
+
+
+def eisa_id(pnp_id: str) -> bytes:
+    """EisaId("PNP0501"): 3 letters (5 bits each) and 4 hex digits, as a byte-swapped dword."""
+    if not re.fullmatch(r"[A-Z]{3}[0-9A-F]{4}", pnp_id):
+        raise ValueError(f"invalid EISA id {pnp_id!r}")
+    letters = [ord(c) - 0x40 for c in pnp_id[:3]]
+    value = letters[0] << 26 | letters[1] << 21 | letters[2] << 16 | int(pnp_id[3:], 16)
+    return bytes([DWORD_PREFIX]) + value.to_bytes(4, "big")
+
+
+def name(path: str, value: DataObject) -> bytes:
+    """Name (path, value)."""
+    return bytes([NAME_OP]) + name_string(path) + data_object(value)
+
+
+def package(*elements: DataObject) -> bytes:
+    """Package () { elements } with NumElements equal to the elements given."""
+    if len(elements) > 255:
+        raise ValueError("AML Package has at most 255 elements; VarPackage is not supported")
+    body = bytes([len(elements)]) + b"".join(data_object(e) for e in elements)
+    return bytes([PACKAGE_OP]) + pkg_length(len(body)) + body
+
+
+def buffer(data: bytes) -> bytes:
+    """Buffer () { data } with a constant BufferSize."""
+    body = integer(len(data)) + data
+    return bytes([BUFFER_OP]) + pkg_length(len(body)) + body
+
+
+def scope(path: str, *terms: bytes) -> bytes:
+    """Scope (path) { terms }."""
+    body = name_string(path) + b"".join(terms)
+    return bytes([SCOPE_OP]) + pkg_length(len(body)) + body
+
+
+def device(path: str, *terms: bytes) -> bytes:
+    """Device (path) { terms }."""
+    body = name_string(path) + b"".join(terms)
+    return bytes([EXT_OP_PREFIX, DEVICE_OP]) + pkg_length(len(body)) + body
+
+
+def io_port(base: int, length: int, alignment: int = 1) -> bytes:
+    """IO (Decode16, base, base, alignment, length): a fixed range of I/O ports."""
+    if not (0 <= base <= 0xFFFF and 0 < length <= 0xFF and 0 <= alignment <= 0xFF):
+        raise ValueError("IO descriptor out of range")
+    return bytes([_IO_PORT, _IO_DECODE16]) + bytes(
+        [base & 0xFF, base >> 8, base & 0xFF, base >> 8, alignment, length]
+    )
+
+
+def irq_no_flags(*irqs: int) -> bytes:
+    """IRQNoFlags () { irqs }: ISA IRQs, edge triggered, active high, exclusive."""
+    mask = 0
+    for irq in irqs:
+        if not 0 <= irq < 16:
+            raise ValueError(f"ISA IRQ {irq} out of range")
+        mask |= 1 << irq
+    return bytes([_IRQ_NO_FLAGS]) + mask.to_bytes(2, "little")
+
+
+def resource_template(*descriptors: bytes) -> bytes:
+    """ResourceTemplate () { descriptors }: a Buffer closed by an End Tag (checksum 0 = none)."""
+    return buffer(b"".join(descriptors) + bytes([_END_TAG, 0]))
