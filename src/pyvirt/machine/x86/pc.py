@@ -23,7 +23,7 @@ from pyvirt.hw.fw_cfg import FwCfg
 from pyvirt.hw.i8042 import I8042
 from pyvirt.hw.irq import SharedIrq
 from pyvirt.hw.reset_control import ResetControl
-from pyvirt.hw.rtc import CmosRtc
+from pyvirt.hw.rtc import CENTURY, CmosRtc
 from pyvirt.hw.serial import Serial16550
 from pyvirt.kvm import Kvm, Vcpu
 from pyvirt.kvm import numbers as kn
@@ -187,7 +187,12 @@ class PcMachine:
             IsaResources(port, 8, irq) for port, irq in COM_PORTS[: len(self.serials)]
         )
         tables = build_acpi_tables(
-            AcpiConfig(num_cpus=self.config.cpus, sci_irq=SCI_IRQ, serial_ports=serial_res),
+            AcpiConfig(
+                num_cpus=self.config.cpus,
+                sci_irq=SCI_IRQ,
+                serial_ports=serial_res,
+                rtc_century_index=CENTURY,
+            ),
             L.ACPI_TABLES_ADDR,
         )
         if L.ACPI_TABLES_ADDR + len(tables.blob) > L.MPTABLE_ADDR:
