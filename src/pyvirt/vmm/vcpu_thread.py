@@ -9,6 +9,7 @@ returns EINTR whether the thread was already inside it or about to enter.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import signal
 import threading
@@ -23,7 +24,16 @@ log = logging.getLogger(__name__)
 
 KICK_SIGNAL = signal.SIGUSR1
 
+PR_SET_NAME = 15
+_libc = ctypes.CDLL(None, use_errno=True)
+
 _IGNORED_EXITS = {ExitReason.INTR, ExitReason.HLT, ExitReason.IRQ_WINDOW_OPEN}
+
+
+def _name_os_thread(name: str) -> None:
+    """Show the thread as e.g. "CPU 0/KVM" in ps and top, as QEMU's vCPU threads are."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def install_kick_handler() -> None:
@@ -63,6 +73,7 @@ class VcpuThread(threading.Thread):
                 signal.pthread_kill(ident, KICK_SIGNAL)
 
     def run(self) -> None:
+        _name_os_thread(self.name)
         try:
             self._loop()
         except Exception as e:  # a VMM bug must end the VM with a report, not hang it
