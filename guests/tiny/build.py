@@ -54,8 +54,11 @@ class Layout:
     lib: tuple[str, ...]  # shared sources linked in after the guest's own
 
 
+MULTIBOOT = "lib/multiboot.S"
 LAYOUTS: dict[str, Layout] = {
     "firmware": Layout(16, 32, "ld/bios.ld", ".bin", True, ("lib/serial.S", "lib/pic.S")),
+    # Multiboot kernels are ELF32: these run in 32-bit protected mode...
+    "multiboot32": Layout(32, 32, "ld/multiboot.ld", ".elf", False, (MULTIBOOT, "lib/serial.S")),
 }  # fmt: skip
 
 
@@ -71,7 +74,11 @@ class Guest:
 
 
 GUESTS: dict[str, Guest] = {
-    g.name: g for g in (Guest("bios-realmode", "firmware", ("bios-realmode.S",)),)
+    g.name: g
+    for g in (
+        Guest("bios-realmode", "firmware", ("bios-realmode.S",)),
+        Guest("multiboot32", "multiboot32", ("multiboot32.S",)),
+    )
 }
 
 
