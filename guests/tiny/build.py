@@ -54,11 +54,14 @@ class Layout:
     lib: tuple[str, ...]  # shared sources linked in after the guest's own
 
 
+LONG_MODE = ("lib/longmode.S", "lib/serial.S")
 MULTIBOOT = "lib/multiboot.S"
 LAYOUTS: dict[str, Layout] = {
     "firmware": Layout(16, 32, "ld/bios.ld", ".bin", True, ("lib/serial.S", "lib/pic.S")),
     # Multiboot kernels are ELF32: these run in 32-bit protected mode...
     "multiboot32": Layout(32, 32, "ld/multiboot.ld", ".elf", False, (MULTIBOOT, "lib/serial.S")),
+    "pvh": Layout(64, 64, "ld/pvh.ld", ".elf", False, LONG_MODE),
+    "bzimage": Layout(64, 64, "ld/bzimage.ld", ".bzImage", True, LONG_MODE),
 }  # fmt: skip
 
 
@@ -78,6 +81,8 @@ GUESTS: dict[str, Guest] = {
     for g in (
         Guest("bios-realmode", "firmware", ("bios-realmode.S",)),
         Guest("multiboot32", "multiboot32", ("multiboot32.S",)),
+        Guest("pvh64", "pvh", ("pvh64.S",)),
+        Guest("bzimage64", "bzimage", ("bzimage64.S",)),
     )
 }
 
