@@ -52,6 +52,7 @@ class Layout:
     suffix: str  # of the output file
     flat: bool  # objcopy -O binary after linking (firmware, bzImage)
     lib: tuple[str, ...]  # shared sources linked in after the guest's own
+    ldflags: tuple[str, ...] = ()
 
 
 LONG_MODE = ("lib/longmode.S", "lib/serial.S")
@@ -62,6 +63,9 @@ LAYOUTS: dict[str, Layout] = {
     "multiboot32": Layout(32, 32, "ld/multiboot.ld", ".elf", False, (MULTIBOOT, "lib/serial.S")),
     "pvh": Layout(64, 64, "ld/pvh.ld", ".elf", False, LONG_MODE),
     "bzimage": Layout(64, 64, "ld/bzimage.ld", ".bzImage", True, LONG_MODE),
+    # A 32-bit Multiboot kernel that can also enter long mode, linked at 8 MiB.
+    "loader": Layout(32, 32, "ld/multiboot.ld", ".elf", False, (MULTIBOOT, *LONG_MODE),
+                     ("--defsym=IMAGE_BASE=0x800000",)),
 }  # fmt: skip
 
 
@@ -83,6 +87,7 @@ GUESTS: dict[str, Guest] = {
         Guest("multiboot32", "multiboot32", ("multiboot32.S",)),
         Guest("pvh64", "pvh", ("pvh64.S",)),
         Guest("bzimage64", "bzimage", ("bzimage64.S",)),
+        Guest("bzloader", "loader", ("bzloader.S",)),
     )
 }
 
@@ -129,7 +134,7 @@ def _build_one(guest: Guest, out: Path) -> None:
         _run(["ld", "-m", "elf_i386" if layout.elf == 32 else "elf_x86_64",
               "-nostdlib", "-static", "-z", "max-page-size=0x1000", "-z", "noexecstack",
               "--no-warn-rwx-segments", "--fatal-warnings",
-              "-T", str(SRC_DIR / layout.ldscript),
+              *layout.ldflags, "-T", str(SRC_DIR / layout.ldscript),
               "-o", elf, *objs])  # fmt: skip
         result = elf
         if layout.flat:
