@@ -61,6 +61,9 @@ LAYOUTS: dict[str, Layout] = {
     "firmware": Layout(16, 32, "ld/bios.ld", ".bin", True, ("lib/serial.S", "lib/pic.S")),
     # Multiboot kernels are ELF32: these run in 32-bit protected mode...
     "multiboot32": Layout(32, 32, "ld/multiboot.ld", ".elf", False, (MULTIBOOT, "lib/serial.S")),
+    # ...these switch to long mode (tiny.h says why).
+    "multiboot64": Layout(64, 32, "ld/multiboot.ld", ".elf", False,
+                          (MULTIBOOT, "lib/rt64.S", "lib/pic.S", *LONG_MODE)),
     "pvh": Layout(64, 64, "ld/pvh.ld", ".elf", False, LONG_MODE),
     "bzimage": Layout(64, 64, "ld/bzimage.ld", ".bzImage", True, LONG_MODE),
     # A 32-bit Multiboot kernel that can also enter long mode, linked at 8 MiB.
@@ -88,6 +91,9 @@ GUESTS: dict[str, Guest] = {
         Guest("pvh64", "pvh", ("pvh64.S",)),
         Guest("bzimage64", "bzimage", ("bzimage64.S",)),
         Guest("bzloader", "loader", ("bzloader.S",)),
+        Guest("smp", "multiboot64", ("smp.S", "lib/fwcfg.S")),
+        Guest("interrupts", "multiboot64", ("interrupts.S",)),
+        Guest("platform", "multiboot64", ("platform.S", "lib/fwcfg.S")),
     )
 }
 
