@@ -87,7 +87,9 @@ GUESTS: dict[str, Guest] = {
     g.name: g
     for g in (
         Guest("bios-realmode", "firmware", ("bios-realmode.S",)),
-        Guest("multiboot32", "multiboot32", ("multiboot32.S",)),
+        Guest("multiboot32", "multiboot32", ("multiboot32.S", "lib/cmdline.S")),
+        Guest("bench", "multiboot32", ("bench.S", "lib/cmdline.S")),
+        Guest("triple-fault", "multiboot32", ("triple-fault.S",)),
         Guest("pvh64", "pvh", ("pvh64.S",)),
         Guest("bzimage64", "bzimage", ("bzimage64.S",)),
         Guest("bzloader", "loader", ("bzloader.S",)),

@@ -67,7 +67,8 @@ main:
         testl $MBF_CMDLINE, MBI_FLAGS(%ebx)
         jz 6f
         mov MBI_CMDLINE(%ebx), %esi
-        call find_exit_arg
+        mov $exit_key, %edi
+        call cmdline_number             /* exit=N overrides the status */
 6:      PRINT("exit status: ")
         push %eax
         movzbl %al, %eax
@@ -133,32 +134,5 @@ show_mmap:
         PRINT("\n")
         ret
 
-/*
- * find_exit_arg: if the NUL-terminated command line at %esi holds a word
- * exit=N (N decimal), return N in %al; otherwise leave %al alone.
- */
-find_exit_arg:
-        mov %esi, %edx                  /* start of the line */
-1:      cmpb $0, (%esi)
-        je 9f
-        cmp %edx, %esi                  /* a word starts at the line start or after ' ' */
-        je 2f
-        cmpb $' ', -1(%esi)
-        jne 8f
-2:      cmpl $0x74697865, (%esi)        /* "exit" */
-        jne 8f
-        cmpb $'=', 4(%esi)
-        jne 8f
-        add $5, %esi
-        xor %eax, %eax
-3:      movzbl (%esi), %ecx
-        sub $'0', %ecx
-        cmp $9, %ecx
-        ja 9f
-        imul $10, %eax
-        add %ecx, %eax
-        inc %esi
-        jmp 3b
-8:      inc %esi
-        jmp 1b
-9:      ret
+        .section .rodata
+exit_key:       .asciz "exit="
