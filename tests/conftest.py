@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.support import TinyGuests, load_build_module
+
 PYVIRT_QEMU = [sys.executable, "-m", "pyvirt.vmm"]
 QEMU = shutil.which("qemu-system-x86_64")
 
@@ -26,3 +28,16 @@ def vmm(request: pytest.FixtureRequest) -> list[str]:
             pytest.skip("qemu-system-x86_64 is not installed")
         return [QEMU, "-accel", "kvm", "-cpu", "host", "-display", "none", "-nodefaults"]
     return [*PYVIRT_QEMU, "-accel", "kvm", "-display", "none", "-nodefaults"]
+
+
+@pytest.fixture(scope="session")
+def tiny_guests() -> TinyGuests:
+    """The tiny guests; skips when gcc or binutils are missing."""
+    build = load_build_module()
+    missing = build.missing_tools()
+    if missing:
+        pytest.skip(
+            f"cannot build the tiny guests: {', '.join(missing)} not found "
+            "(apt-get install gcc binutils)"
+        )
+    return TinyGuests(build)
