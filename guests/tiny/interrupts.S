@@ -4,7 +4,8 @@
  *
  * COM1's IRQ 4 is routed through IOAPIC pin 4 (ISA IRQs 1-15 are identity
  * mapped on a PC, IRQ 0 aside) to this CPU, and the UART's receive-data
- * interrupt is enabled.  After printing "ready", the interrupt handler echoes
+ * interrupt is enabled.  After printing "ready" (again every half second
+ * until a byte arrives, for a client that connects late), the handler echoes
  * every byte received until a newline; the main loop sleeps in hlt, then
  * prints the line back as "got: <line>" once it has also seen a few ticks of
  * the local APIC timer.
@@ -17,6 +18,7 @@
 #define MIN_TICKS       5
 #define TIMEOUT_TICKS   2000            /* 20 s without a line: fail */
 #define LINE_MAX        64
+#define READY_EVERY     50              /* ticks between "ready" reminders */
 
         .code64
         .text
@@ -58,7 +60,14 @@ main:
 1:      cli                             /* sleep until the line and the ticks are in */
         cmpl $TIMEOUT_TICKS, ticks(%rip)
         jae timeout
-        cmpl $0, line_done(%rip)
+        cmpl $0, uart_irqs(%rip)        /* nothing received yet: remind */
+        jne 4f
+        mov ticks(%rip), %eax
+        cmp next_ready(%rip), %eax
+        jb 4f
+        addl $READY_EVERY, next_ready(%rip)
+        PRINT("ready\n")
+4:        cmpl $0, line_done(%rip)
         je 2f
         cmpl $MIN_TICKS, ticks(%rip)
         jae 3f
@@ -146,6 +155,7 @@ ioapic_write:
 line_done:      .long 0
 line_len:       .long 0
 uart_irqs:      .long 0
+next_ready:     .long READY_EVERY
 
         .bss
 line:           .skip LINE_MAX

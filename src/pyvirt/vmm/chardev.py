@@ -230,7 +230,7 @@ class PtyChardev(Chardev):
         os.set_blocking(self.master, False)
         self.writer = _QueuedWriter(self)
         self.connected = False
-        print(f"char device redirected to {self.path} (label {spec.id})", file=sys.stderr)
+        print(f"char device redirected to {self.path} (label {spec.id})", flush=True)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         super().start(loop)
