@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from tests.support import TinyGuests, load_build_module
+from guests.tiny import build as tiny_build
+from tests.support import TinyGuests
 
 PYVIRT_QEMU = [sys.executable, "-m", "pyvirt.vmm"]
 QEMU = shutil.which("qemu-system-x86_64")
@@ -33,11 +34,10 @@ def vmm(request: pytest.FixtureRequest) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_guests() -> TinyGuests:
     """The tiny guests; skips when gcc or binutils are missing."""
-    build = load_build_module()
-    missing = build.missing_tools()
+    missing = tiny_build.missing_tools()
     if missing:
         pytest.skip(
             f"cannot build the tiny guests: {', '.join(missing)} not found "
             "(apt-get install gcc binutils)"
         )
-    return TinyGuests(build)
+    return TinyGuests()

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import IO
 
 import pytest
 
+from guests.tiny import build as tiny_build
+
 TIMEOUT = 30.0
-BUILD_PY = Path(__file__).resolve().parents[1] / "guests" / "tiny" / "build.py"
-
-
-def load_build_module() -> ModuleType:
-    """Import guests/tiny/build.py, which is a script rather than part of a package."""
-    spec = importlib.util.spec_from_file_location("tiny_guest_build", BUILD_PY)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {BUILD_PY}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 class TinyGuests(Mapping[str, Path]):
@@ -37,23 +24,22 @@ class TinyGuests(Mapping[str, Path]):
     A guest that fails to build fails the test that asked for it, with the tool's output.
     """
 
-    def __init__(self, build: ModuleType) -> None:
-        self._build = build
+    def __init__(self) -> None:
         self._paths: dict[str, Path] = {}
 
     def __getitem__(self, name: str) -> Path:
         if name not in self._paths:
             try:
-                self._paths[name] = self._build.build([name])[name]
-            except self._build.BuildError as err:
+                self._paths[name] = tiny_build.build([name])[name]
+            except tiny_build.BuildError as err:
                 pytest.fail(f"building tiny guest {name} failed:\n{err}", pytrace=False)
         return self._paths[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._build.GUESTS)
+        return iter(tiny_build.GUESTS)
 
     def __len__(self) -> int:
-        return len(self._build.GUESTS)
+        return len(tiny_build.GUESTS)
 
 
 @dataclass

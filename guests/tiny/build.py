@@ -7,7 +7,7 @@ rebuilt only when they change.  Each output is written under a temporary name
 and renamed into place, so concurrent builds (pytest-xdist, two checkouts) never
 see a half-written file.
 
-As a module (imported by path, see tests/guest/conftest.py)::
+As a module (``from guests.tiny import build``, see tests/support.py)::
 
     paths = build(["multiboot32"])      # {"multiboot32": Path(...)}
 

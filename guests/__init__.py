@@ -1,0 +1,1 @@
+"""Sources and build scripts of the guests the tests and benchmarks boot."""
