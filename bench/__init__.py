@@ -1,0 +1,1 @@
+"""Benchmarks of pyvirt against QEMU, measured side by side and printed as ratios."""
