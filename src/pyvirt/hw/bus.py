@@ -48,6 +48,7 @@ class Bus:
         self._maps: list[Mapping] = []
         self._bases: list[int] = []
         self.unclaimed: Counter[tuple[str, int]] = Counter()
+        self._cache: dict[int, Mapping | None] = {}  # address -> mapping, filled on lookup
         self._count_lock = threading.Lock()
 
     def register(self, base: int, length: int, device: BusDevice, name: str) -> None:
@@ -61,19 +62,26 @@ class Bus:
         index = bisect.bisect(self._bases, base)
         self._maps.insert(index, Mapping(base, length, device, name))
         self._bases.insert(index, base)
+        self._cache.clear()
 
     def unregister(self, device: BusDevice) -> None:
         keep = [m for m in self._maps if m.device is not device]
         self._maps = keep
         self._bases = [m.base for m in keep]
+        self._cache.clear()
 
     def find(self, addr: int) -> Mapping | None:
+        try:
+            return self._cache[addr]
+        except KeyError:
+            pass
+        found = None
         index = bisect.bisect(self._bases, addr) - 1
-        if index >= 0:
-            m = self._maps[index]
-            if addr < m.end:
-                return m
-        return None
+        if index >= 0 and addr < self._maps[index].end:
+            found = self._maps[index]
+        if len(self._cache) < 4096:  # MMIO addresses are many; ports are few
+            self._cache[addr] = found
+        return found
 
     def read(self, addr: int, size: int) -> int:
         m = self.find(addr)

@@ -82,31 +82,31 @@ class VcpuThread(threading.Thread):
 
     def _loop(self) -> None:
         vcpu = self.vcpu
-        run = vcpu.run_page
+        page = vcpu.page
         pio_read, pio_write = self.pio.read, self.pio.write
         while not self.stopping:
             reason = vcpu.run()
             self.exits += 1
             if reason == ExitReason.IO:
-                io = run.exit.io
-                data = vcpu.io_data()
-                size = io.size
-                if io.direction == IO_OUT:
-                    for i in range(io.count):
-                        pio_write(
-                            io.port, size, int.from_bytes(data[i * size : (i + 1) * size], "little")
-                        )
+                direction, size, port, count, offset = vcpu.io_exit()
+                end = offset + size * count
+                if count == 1:  # the common case, without the loop
+                    if direction == IO_OUT:
+                        pio_write(port, size, int.from_bytes(page[offset:end], "little"))
+                    else:
+                        page[offset:end] = pio_read(port, size).to_bytes(size, "little")
+                elif direction == IO_OUT:
+                    for at in range(offset, end, size):
+                        pio_write(port, size, int.from_bytes(page[at : at + size], "little"))
                 else:
-                    for i in range(io.count):
-                        data[i * size : (i + 1) * size] = pio_read(io.port, size).to_bytes(
-                            size, "little"
-                        )
+                    for at in range(offset, end, size):
+                        page[at : at + size] = pio_read(port, size).to_bytes(size, "little")
             elif reason == ExitReason.MMIO:
                 self._mmio()
             elif reason in _IGNORED_EXITS:
                 continue
             elif reason == ExitReason.SYSTEM_EVENT:
-                self.on_system_event(run.exit.system_event.type)
+                self.on_system_event(self.vcpu.run_page.exit.system_event.type)
             else:
                 self._fatal(reason)
                 return
