@@ -90,6 +90,7 @@ GUESTS: dict[str, Guest] = {
         Guest("multiboot32", "multiboot32", ("multiboot32.S", "lib/cmdline.S")),
         Guest("bench", "multiboot32", ("bench.S", "lib/cmdline.S")),
         Guest("triple-fault", "multiboot32", ("triple-fault.S",)),
+        Guest("portscan", "multiboot32", ("portscan.S",)),
         Guest("pvh64", "pvh", ("pvh64.S",)),
         Guest("bzimage64", "bzimage", ("bzimage64.S",)),
         Guest("bzloader", "loader", ("bzloader.S",)),

@@ -195,3 +195,10 @@ def test_platform(vmm: list[str], tiny_guests: Mapping[str, Path], mib: int) -> 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the RTC runs in UTC
     assert abs((rtc - now).total_seconds()) < 300, f"RTC {rtc} vs host {now} UTC{run}"
     expect_exit(run, 0)  # the reset, with -no-reboot, ends the VMM with status 0
+
+
+def test_portscan(vmm: list[str], tiny_guests: Mapping[str, Path]) -> None:
+    """Reading every port and unbacked memory: answered, never fatal."""
+    run = run_vmm([*vmm, *machine(), *kernel(tiny_guests["portscan"])])
+    assert run.returncode == EXIT_PASS, run
+    assert "portscan: unbacked memory read as" in run.out
