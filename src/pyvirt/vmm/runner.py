@@ -160,6 +160,7 @@ class Vmm:
                 await self._loop.run_in_executor(None, thread.join)
             for cid in self.config.serials:
                 self.chardevs[cid].set_receiver(None)
+            _log_unclaimed(self.machine)
             self.machine.close()
             self.machine = None
             self.threads = []
@@ -168,6 +169,14 @@ class Vmm:
     def _on_signal(self, signum: int) -> None:
         print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
         self.request(Outcome("signal", 0))
+
+
+def _log_unclaimed(machine: PcMachine) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    for bus in (machine.pio, machine.mmio):
+        for (op, addr), count in sorted(bus.unclaimed.items()):
+            log.debug("%s: %d unclaimed %s(s) at %#x", bus.name, count, op, addr)
 
 
 def write_pidfile(path: str) -> None:
