@@ -159,6 +159,11 @@ class Serial16550:
             if dlab:
                 self.divisor = (self.divisor & 0xFF00) | value
                 return None
+            # Writing THR clears the THRE interrupt; the character leaves at once, so THR
+            # is empty again and THRE is raised anew: the line falls and rises, giving an
+            # edge-triggered PIC the new interrupt a real UART would.
+            self.thr_pending = False
+            self._update_irq()
             self.thr_pending = bool(self.ier & IER_THRI)
             if self.mcr & MCR_LOOP:
                 self._loopback(value)
