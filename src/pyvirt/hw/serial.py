@@ -145,7 +145,7 @@ class Serial16550:
             return self.mcr
         if reg == LSR:
             value = self.lsr
-            self.lsr &= ~(LSR_OE | LSR_BI) if not self.rx else ~LSR_OE
+            self.lsr &= ~LSR_ERRORS  # bits 1-4 are reset whenever the CPU reads LSR
             return value
         if reg == MSR:
             value = self._msr()
