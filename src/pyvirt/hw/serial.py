@@ -93,8 +93,11 @@ class Serial16550:
 
     def send_break(self) -> None:
         with self._lock:
-            self.lsr |= LSR_BI | LSR_DR
-            self.rx.append(0)
+            if len(self.rx) < self._fifo_capacity():
+                self.rx.append(0)  # a break reads as a NUL character with BI set
+                self.lsr |= LSR_BI | LSR_DR
+            else:
+                self.lsr |= LSR_OE
             self._update_irq()
 
     def _fifo_capacity(self) -> int:
