@@ -8,6 +8,8 @@ timeout, 0x02 THR empty, 0x00 modem status; 0x01 means none pending.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -193,7 +195,7 @@ def test_irq_line_only_changes_on_transitions(u: Uart) -> None:
     assert u.irq == [True]
     u.drain()
     assert u.irq == [True, False]
-    assert all(a != b for a, b in zip(u.irq, u.irq[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(u.irq))
 
 
 def test_host_input_is_queued_while_the_guest_does_not_read(u: Uart) -> None:
@@ -409,7 +411,7 @@ def test_any_register_sequence_keeps_the_invariants(ops: list[tuple[str, int, in
             u.dev.send_break()
         # the line follows IIR, and only its transitions are signalled
         assert u.line == (not u.dev._iir() & 0x01)
-        assert all(a != b for a, b in zip(u.irq, u.irq[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(u.irq))
         assert u.dev.lsr & 0x60 == 0x60
         assert len(u.dev.rx) <= 16
         assert bool(u.dev.lsr & 0x01) == bool(u.dev.rx)
