@@ -20,7 +20,8 @@ FILE_DIR = 0x19
 FILE_FIRST = 0x20
 
 ID_TRADITIONAL = 0x01
-SELECTOR_MASK = 0x3FFF  # bit 14 was the write flag, bit 15 the arch-specific flag
+SELECTOR_MASK = 0x3FFF  # the item number; bit 14 (write channel) is ignored for reads
+ARCH_LOCAL = 0x8000  # bit 15: the architecture-specific items, a namespace of their own
 FILE_NAME_SIZE = 56
 
 
@@ -83,5 +84,5 @@ class FwCfg:
         if offset != 0:
             return  # the data register is read-only
         with self._lock:
-            self.selected = value & SELECTOR_MASK
+            self.selected = value & (ARCH_LOCAL | SELECTOR_MASK)
             self.offset = 0

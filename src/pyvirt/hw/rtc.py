@@ -45,7 +45,9 @@ class CmosRtc:
         self.cmos[STATUS_D] = D_VRT
         self.index = 0
         self.offset = 0.0  # guest time minus host time, in seconds
-        self.frozen: dt.datetime | None = None  # time while the SET bit is on
+        # While the SET bit is on: the time registers as written, applied together when
+        # SET is cleared (a date may be invalid between two writes, e.g. Feb 31st).
+        self.frozen: dict[str, int] | None = None
 
     def set_memory_size(self, below_4g: int, above_4g: int) -> None:
         """The CMOS memory-size bytes that BIOSes and some boot code read."""
@@ -62,7 +64,7 @@ class CmosRtc:
 
     def now(self) -> dt.datetime:
         if self.frozen is not None:
-            return self.frozen
+            return _normalize(self.frozen)
         return dt.datetime.fromtimestamp(self.clock() + self.offset, dt.UTC)
 
     def read(self, offset: int, size: int) -> int:
@@ -96,9 +98,9 @@ class CmosRtc:
     def _write_status_b(self, value: int) -> None:
         was_set = self.cmos[STATUS_B] & B_SET
         if value & B_SET and not was_set:
-            self.frozen = self.now()
+            self.frozen = _fields(self.now())
         elif was_set and not value & B_SET and self.frozen is not None:
-            self.offset = self.frozen.timestamp() - self.clock()
+            self.offset = _normalize(self.frozen).timestamp() - self.clock()
             self.frozen = None
         self.cmos[STATUS_B] = value
 
@@ -109,52 +111,64 @@ class CmosRtc:
         return value if self.cmos[STATUS_B] & B_DM_BINARY else from_bcd(value)
 
     def _encode_time(self, reg: int) -> int:
-        t = self.now()
+        f = self.frozen if self.frozen is not None else _fields(self.now())
         if reg == HOURS:
+            hour = f["hour"]
             if self.cmos[STATUS_B] & B_24H:
-                return self._encode(t.hour)
-            hour12 = t.hour % 12 or 12
-            return self._encode(hour12) | (PM_BIT if t.hour >= 12 else 0)
-        fields = {
-            SECONDS: t.second,
-            MINUTES: t.minute,
-            WEEKDAY: t.isoweekday() % 7 + 1,  # 1 = Sunday
-            DAY: t.day,
-            MONTH: t.month,
-            YEAR: t.year % 100,
-            CENTURY: t.year // 100,
-        }
-        return self._encode(fields[reg])
+                return self._encode(hour)
+            return self._encode(hour % 12 or 12) | (PM_BIT if hour >= 12 else 0)
+        if reg == WEEKDAY:
+            return self._encode(self.now().isoweekday() % 7 + 1)  # 1 = Sunday
+        if reg == YEAR:
+            return self._encode(f["year"] % 100)
+        if reg == CENTURY:
+            return self._encode(f["year"] // 100)
+        return self._encode(f[_FIELD_NAMES[reg]])
 
     def _decode_time(self, reg: int, value: int) -> None:
-        t = self.now()
+        if reg == WEEKDAY:
+            return  # derived from the date
+        now = self.now()
+        f = self.frozen if self.frozen is not None else _fields(now)
         if reg == HOURS:
             if self.cmos[STATUS_B] & B_24H:
-                hour = self._decode(value & 0x3F)
+                f["hour"] = self._decode(value & 0x3F)
             else:
-                hour = self._decode(value & 0x7F) % 12 + (12 if value & PM_BIT else 0)
-            new = _replace(t, hour=hour)
-        elif reg == WEEKDAY:
-            return  # derived from the date
+                f["hour"] = self._decode(value & 0x7F) % 12 + (12 if value & PM_BIT else 0)
+        elif reg == YEAR:
+            f["year"] = (f["year"] // 100) * 100 + self._decode(value)
+        elif reg == CENTURY:
+            f["year"] = self._decode(value) * 100 + f["year"] % 100
         else:
-            number = self._decode(value)
-            name = {SECONDS: "second", MINUTES: "minute", DAY: "day", MONTH: "month"}.get(reg)
-            if name is not None:
-                new = _replace(t, **{name: number})
-            elif reg == YEAR:
-                new = _replace(t, year=(t.year // 100) * 100 + number)
-            else:
-                new = _replace(t, year=number * 100 + t.year % 100)
-        if new is None:
-            return  # an impossible date: ignore the write
+            f[_FIELD_NAMES[reg]] = self._decode(value)
         if self.frozen is not None:
-            self.frozen = new
-        else:
-            self.offset = new.timestamp() - self.clock()
+            return  # applied when SET is cleared
+        try:
+            new = dt.datetime(microsecond=now.microsecond, tzinfo=dt.UTC, **f)
+        except ValueError:
+            return  # an impossible date: ignore the write
+        self.offset = new.timestamp() - self.clock()
 
 
-def _replace(t: dt.datetime, **fields: int) -> dt.datetime | None:
+_FIELD_NAMES = {SECONDS: "second", MINUTES: "minute", HOURS: "hour", DAY: "day", MONTH: "month"}
+
+
+def _fields(t: dt.datetime) -> dict[str, int]:
+    return {
+        "year": t.year, "month": t.month, "day": t.day,
+        "hour": t.hour, "minute": t.minute, "second": t.second,
+    }  # fmt: skip
+
+
+def _normalize(f: dict[str, int]) -> dt.datetime:
+    """The time the registers describe, carrying out-of-range fields over as mktime() does."""
+    months = f["year"] * 12 + f["month"] - 1
+    year = min(max(months // 12, dt.MINYEAR), dt.MAXYEAR)
+    start = dt.datetime(year, months % 12 + 1, 1, tzinfo=dt.UTC)
+    delta = dt.timedelta(
+        days=f["day"] - 1, hours=f["hour"], minutes=f["minute"], seconds=f["second"]
+    )
     try:
-        return t.replace(**fields)
-    except ValueError:
-        return None
+        return start + delta
+    except OverflowError:
+        return start

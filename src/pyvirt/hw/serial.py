@@ -93,8 +93,11 @@ class Serial16550:
 
     def send_break(self) -> None:
         with self._lock:
-            self.lsr |= LSR_BI | LSR_DR
-            self.rx.append(0)
+            if len(self.rx) < self._fifo_capacity():
+                self.rx.append(0)  # a break reads as a NUL character with BI set
+                self.lsr |= LSR_BI | LSR_DR
+            else:
+                self.lsr |= LSR_OE
             self._update_irq()
 
     def _fifo_capacity(self) -> int:
@@ -145,7 +148,7 @@ class Serial16550:
             return self.mcr
         if reg == LSR:
             value = self.lsr
-            self.lsr &= ~(LSR_OE | LSR_BI) if not self.rx else ~LSR_OE
+            self.lsr &= ~LSR_ERRORS  # bits 1-4 are reset whenever the CPU reads LSR
             return value
         if reg == MSR:
             value = self._msr()
@@ -159,6 +162,11 @@ class Serial16550:
             if dlab:
                 self.divisor = (self.divisor & 0xFF00) | value
                 return None
+            # Writing THR clears the THRE interrupt; the character leaves at once, so THR
+            # is empty again and THRE is raised anew: the line falls and rises, giving an
+            # edge-triggered PIC the new interrupt a real UART would.
+            self.thr_pending = False
+            self._update_irq()
             self.thr_pending = bool(self.ier & IER_THRI)
             if self.mcr & MCR_LOOP:
                 self._loopback(value)

@@ -313,25 +313,33 @@ class SocketChardev(Chardev):
     def _listen(self) -> socket.socket:
         if self.spec.path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: str | tuple[str, int] = self.spec.path
             if os.path.exists(self.spec.path) and not os.path.isdir(self.spec.path):
                 os.unlink(self.spec.path)
-            sock.bind(self.spec.path)
         else:
             host = self.spec.host or "0.0.0.0"
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, self.spec.port or 0))
-        sock.listen(1)
+            address = (host, self.spec.port or 0)
+        try:
+            sock.bind(address)
+            sock.listen(1)
+        except OSError:
+            sock.close()
+            raise
         sock.setblocking(False)
         return sock
 
     def _connect(self) -> socket.socket:
-        if self.spec.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.spec.path is None:
+            return socket.create_connection((self.spec.host or "localhost", self.spec.port or 0))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
             sock.connect(self.spec.path)
-        else:
-            sock = socket.create_connection((self.spec.host or "localhost", self.spec.port or 0))
+        except OSError:
+            sock.close()
+            raise
         return sock
 
     def wait_for_client(self) -> None:

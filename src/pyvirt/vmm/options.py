@@ -172,9 +172,10 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
 def _parse_memory(opt: str, value: str) -> int:
     opts = parse_opts(opt, value, "size")
     check_keys(opt, opts, {"size"})
-    size = parse_size(opt, opts.get("size", ""), default_suffix="m")
+    text = opts.get("size", "")
+    size = parse_size(opt, text, default_suffix="m")
     if size < MIN_RAM:
-        raise OptionError(opt, f"RAM size {size} bytes is too small (at least 2 MiB)")
+        raise OptionError(opt, f"RAM size '{text}' is too small (at least 2 MiB)")
     return (size + 0xFFF) & ~0xFFF
 
 
@@ -182,13 +183,16 @@ def _parse_smp(opt: str, value: str) -> int:
     opts = parse_opts(opt, value, "cpus")
     check_keys(opt, opts, {"cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads"})
     nums = {k: parse_int(opt, k, v) for k, v in opts.items()}
+    for key, number in nums.items():
+        if number < 1:  # QEMU 7.2 deprecated explicit zeros; later versions reject them
+            raise OptionError(opt, f"{key}={number}: CPU topology values must be at least 1")
     cpus = nums.get("cpus") or nums.get("cores", 1) * nums.get("sockets", 1) * nums.get(
         "threads", 1
     )
-    if cpus < 1:
-        raise OptionError(opt, "the number of CPUs must be at least 1")
     if nums.get("maxcpus", cpus) != cpus:
-        raise OptionError(opt, "CPU hotplug (maxcpus > cpus) is not supported")
+        raise OptionError(
+            opt, f"maxcpus={nums['maxcpus']} with cpus={cpus}: CPU hotplug is not supported"
+        )
     for key in ("sockets", "dies", "clusters", "threads"):
         if nums.get(key, 1) != 1:
             raise OptionError(
@@ -235,8 +239,10 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
         spec.iobase = parse_int(opt, "iobase", opts["iobase"])
     if "iosize" in opts:
         spec.iosize = parse_int(opt, "iosize", opts["iosize"])
-    if not 0 <= spec.iobase <= 0xFFFF or spec.iosize not in (1, 2, 4):
-        raise OptionError(opt, "isa-debug-exit needs iobase in 0-0xffff and iosize 1, 2 or 4")
+    if not 0 <= spec.iobase <= 0xFFFF:
+        raise OptionError(opt, f"isa-debug-exit: iobase={opts['iobase']} is not in 0-0xffff")
+    if spec.iosize not in (1, 2, 4):
+        raise OptionError(opt, f"isa-debug-exit: iosize={opts['iosize']} is not 1, 2 or 4")
     cfg.debug_exits.append(spec)
 
 

@@ -44,13 +44,16 @@ def parse_opts(
     "no" prefix ("nowait"), as QEMU's legacy syntax allows.
     """
     out: dict[str, str] = {}
+    # As QEMU does, the first item is the implied key's value when a comma (even one of
+    # an escaped ",,") or the end comes before any "=": "a,,b=c" is the value "a,b=c".
+    first_key = implied if "=" not in text.split(",", 1)[0] else None
     for index, item in enumerate(split_commas(text)):
         if item == "" and index:
             continue
-        if "=" in item:
+        if index == 0 and first_key is not None:
+            key, value = first_key, item
+        elif "=" in item:
             key, value = item.split("=", 1)
-        elif index == 0 and implied is not None:
-            key, value = implied, item
         elif item in flags:
             key, value = item, "on"
         elif item.startswith("no") and item[2:] in flags:

@@ -179,18 +179,29 @@ def _log_unclaimed(machine: PcMachine) -> None:
             log.debug("%s: %d unclaimed %s(s) at %#x", bus.name, count, op, addr)
 
 
+def _pidfile_owner(path: str) -> int | None:
+    """The live process, other than us, whose pid the file holds."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None  # missing, unreadable (the write below will say why) or not a pid
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, but another user's
+    return pid
+
+
 def write_pidfile(path: str) -> None:
     """Write our pid atomically; refuse if another live process owns the file."""
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        with open(path) as f:
-            other = int(f.read().strip() or 0)
-        if other and other != os.getpid():
-            try:
-                os.kill(other, 0)
-            except ProcessLookupError:
-                pass
-            else:
-                raise VmmError(f"cannot create PID file '{path}': process {other} is running")
+    other = _pidfile_owner(path)
+    if other is not None:
+        raise VmmError(f"cannot create PID file '{path}': process {other} is running")
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w") as f:

@@ -64,10 +64,9 @@ def load(inp: BootInput) -> EntryState:
     if len(image) < 0x270 or not is_bzimage(image):
         raise BootError(f"{name}: not a Linux bzImage (no HdrS setup header)")
     version = _u(image, VERSION, "H")
+    proto = f"{version >> 8}.{version & 0xFF:02d}"
     if version < 0x0206:
-        raise BootError(
-            f"{name}: boot protocol {version >> 8}.{version & 0xFF} is too old (need 2.06 or later)"
-        )
+        raise BootError(f"{name}: boot protocol {proto} is too old (need 2.06 or later)")
     if not image[LOADFLAGS] & LOADED_HIGH:
         raise BootError(f"{name}: zImage kernels (loaded below 1 MiB) are not supported")
 
@@ -103,7 +102,6 @@ def load(inp: BootInput) -> EntryState:
         struct.pack_into("<Q", zero_page, ACPI_RSDP_ADDR, inp.rsdp_addr)
     inp.mem.write(L.BOOT_PARAMS_ADDR, zero_page)
 
-    proto = f"{version >> 8}.{version & 0xFF:02d}"
     if version >= 0x020C and _u(image, XLOADFLAGS, "H") & XLF_KERNEL_64:
         return EntryState(
             CpuMode.LONG64,

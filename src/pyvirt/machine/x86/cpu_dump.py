@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyvirt.kvm.structs import DTable, Regs, Segment, Sregs
 
-_FLAG_NAMES = ((11, "O"), (10, "D"), (7, "S"), (6, "Z"), (4, "A"), (2, "P"), (0, "C"))
+_FLAG_NAMES = ((10, "D"), (11, "O"), (7, "S"), (6, "Z"), (4, "A"), (2, "P"), (0, "C"))
 
 
 def _flags(rflags: int) -> str:

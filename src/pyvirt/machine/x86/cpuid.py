@@ -13,12 +13,16 @@ EAX, EBX, ECX, EDX = "eax", "ebx", "ecx", "edx"
 
 # name -> (leaf, subleaf, register, bit)
 _FEATURE_BITS: dict[str, tuple[int, int, str, int]] = {}
+# every name and alias -> the feature's first name, so that aliases are one feature
+_CANONICAL: dict[str, str] = {}
 
 
 def _define(leaf: int, subleaf: int, reg: str, names: dict[int, str]) -> None:
     for bit, name in names.items():
-        for alias in name.split("|"):
+        aliases = name.split("|")
+        for alias in aliases:
             _FEATURE_BITS[alias] = (leaf, subleaf, reg, bit)
+            _CANONICAL[alias] = aliases[0]
 
 
 _define(1, 0, EDX, {
@@ -87,6 +91,11 @@ _DEPENDENTS: dict[str, tuple[str, ...]] = {
     "apic": ("x2apic", "tsc-deadline"),
 }  # fmt: skip
 
+# by canonical names, as parse_cpu_option produces them ("sse3" is "pni")
+_DEPENDENTS = {
+    _CANONICAL[name]: tuple(_CANONICAL[d] for d in deps) for name, deps in _DEPENDENTS.items()
+}
+
 CPU_MODELS = ("host", "max")
 
 _HTT_BIT = 28
@@ -106,31 +115,48 @@ class CpuSpec:
     disable: set[str] = field(default_factory=set)
 
 
+def _feature(name: str) -> str:
+    """The canonical name of a feature; QEMU also accepts "_" for "-" (tsc_deadline)."""
+    canonical = _CANONICAL.get(name) or _CANONICAL.get(name.replace("_", "-"))
+    if canonical is None:
+        raise CpuModelError(f"unknown CPU feature '{name}'")
+    return canonical
+
+
 def parse_cpu_option(text: str) -> CpuSpec:
-    """Parse QEMU's `-cpu MODEL[,+feat][,-feat][,feat=on|off]`."""
+    """Parse QEMU's `-cpu MODEL[,+feat][,-feat][,feat=on|off]`.
+
+    As in QEMU, feat=on|off items apply first (the last one wins), then every +feat,
+    then every -feat, whatever their order: "-avx,+avx" leaves AVX off.
+    """
     model, *items = text.split(",")
     if model not in CPU_MODELS:
         raise CpuModelError(f"unable to find CPU model '{model}' (supported: host, max)")
-    spec = CpuSpec(model)
+    switches: dict[str, bool] = {}
+    plus: list[str] = []
+    minus: list[str] = []
     for item in items:
+        if not item:
+            continue
         if item.startswith(("+", "-")):
-            name, on = item[1:], item[0] == "+"
-        elif "=" in item:
-            name, value = item.split("=", 1)
-            if value not in ("on", "off", "true", "false", "yes", "no"):
-                raise CpuModelError(f"invalid value '{value}' for CPU feature '{name}'")
-            on = value in ("on", "true", "yes")
-        else:
-            name, on = item, True
-        if name not in FEATURES:
-            raise CpuModelError(f"unknown CPU feature '{name}'")
-        (spec.enable if on else spec.disable).add(name)
-        (spec.disable if on else spec.enable).discard(name)
+            (plus if item[0] == "+" else minus).append(_feature(item[1:]))
+            continue
+        name, has_value, value = item.partition("=")
+        if not has_value:
+            value = "on"
+        if value not in ("on", "off", "true", "false", "yes", "no"):
+            raise CpuModelError(f"invalid value '{value}' for CPU feature '{name}'")
+        switches[_feature(name)] = value in ("on", "true", "yes")
+    switches.update(dict.fromkeys(plus, True))
+    switches.update(dict.fromkeys(minus, False))
+    spec = CpuSpec(model)
+    spec.enable = {name for name, on in switches.items() if on}
+    spec.disable = {name for name, on in switches.items() if not on}
     return spec
 
 
 def _closure(names: set[str]) -> set[str]:
-    out, todo = set(), list(names)
+    out, todo = set(), [_CANONICAL.get(n, n) for n in names]
     while todo:
         name = todo.pop()
         if name not in out:
@@ -152,7 +178,8 @@ def _find(entries: list[CpuidEntry2], leaf: int, subleaf: int) -> CpuidEntry2 | 
 def apply_features(entries: list[CpuidEntry2], spec: CpuSpec) -> list[CpuidEntry2]:
     """Copy of the supported leaves with the requested features masked or added."""
     out = [CpuidEntry2.from_buffer_copy(e) for e in entries]
-    for name, on in [(n, False) for n in _closure(spec.disable)] + [(n, True) for n in spec.enable]:
+    disabled = _closure(spec.disable)
+    for name, on in [(n, False) for n in disabled] + [(n, True) for n in spec.enable]:
         leaf, subleaf, reg, bit = _FEATURE_BITS[name]
         entry = _find(out, leaf, subleaf)
         if entry is None:
@@ -162,7 +189,7 @@ def apply_features(entries: list[CpuidEntry2], spec: CpuSpec) -> list[CpuidEntry
             out.append(entry)
         value = getattr(entry, reg)
         setattr(entry, reg, value | (1 << bit) if on else value & ~(1 << bit))
-    if "xsave" in _closure(spec.disable):
+    if "xsave" in disabled:
         out = [e for e in out if e.function != 0xD]
     return out
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import layout as L
 from .e820 import E820Type
-from .elf import ElfImage, is_elf, parse
+from .elf import ElfError, ElfImage, is_elf, parse
 from .entry import CpuMode, EntryState
 from .loader import (
     BootError,
@@ -75,7 +75,10 @@ def load(inp: BootInput, header: Header, modules: list[tuple[str, bytes]]) -> En
     if header.flags & FLAG_AOUT_KLUDGE:
         entry, kernel_end = _load_aout_kludge(inp, header)
     elif is_elf(inp.kernel):
-        elf: ElfImage = parse(inp.kernel, inp.kernel_path)
+        try:
+            elf: ElfImage = parse(inp.kernel, inp.kernel_path)
+        except ElfError as e:
+            raise BootError(str(e)) from None
         _, kernel_end = load_elf_segments(inp, elf)
         entry = elf_entry_physical(elf)
     else:
