@@ -7,11 +7,11 @@ import struct
 from pathlib import Path
 
 import pytest
-from x86_images import Note, Seg, SetupHeader, boot_input, build_bzimage, build_elf
 
 from pyvirt.machine.x86.boot import load_kernel, read_kernel
 from pyvirt.machine.x86.entry import CpuMode
 from pyvirt.machine.x86.loader import BootError
+from tests.unit.x86_images import Note, Seg, SetupHeader, boot_input, build_bzimage, build_elf
 
 MB_MAGIC = 0x1BADB002
 PVH_NOTE = Note(b"Xen", 18, struct.pack("<Q", 0x100000))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import struct
 
 import pytest
-from x86_images import MiB, SetupHeader, boot_input, build_bzimage, c_string
 
 from pyvirt.machine.x86 import bzimage
 from pyvirt.machine.x86.e820 import E820Type
 from pyvirt.machine.x86.entry import CpuMode
 from pyvirt.machine.x86.layout import BOOT_PARAMS_ADDR, HIMEM_START
 from pyvirt.machine.x86.loader import BootError
+from tests.unit.x86_images import MiB, SetupHeader, boot_input, build_bzimage, c_string
 
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB of "protected-mode kernel"
 

@@ -305,7 +305,7 @@ def test_pty(capsys: pytest.CaptureFixture[str]) -> None:
         assert isinstance(dev, PtyChardev)
         dev.POLL_INTERVAL = 0.01
         match = re.fullmatch(r"char device redirected to (/dev/pts/\d+) \(label serial0\)\n",
-                             capsys.readouterr().err)  # fmt: skip
+                             capsys.readouterr().out)  # fmt: skip
         assert match is not None
         path = match.group(1)
         assert dev.filename == f"pty:{path}"

@@ -7,9 +7,18 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from x86_images import EM_386, EM_X86_64, PT_LOAD, PT_NOTE, Note, Seg, build_elf, note_bytes
 
 from pyvirt.machine.x86.elf import ElfError, is_elf, parse
+from tests.unit.x86_images import (
+    EM_386,
+    EM_X86_64,
+    PT_LOAD,
+    PT_NOTE,
+    Note,
+    Seg,
+    build_elf,
+    note_bytes,
+)
 
 NOTES = [Note(b"Xen", 18, struct.pack("<Q", 0x1000000)), Note(b"GNU", 3, b"\x01\x02\x03"),
          Note(b"Linux", 0x101, b"")]  # fmt: skip

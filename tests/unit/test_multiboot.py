@@ -7,11 +7,11 @@ import struct
 from pathlib import Path
 
 import pytest
-from x86_images import MiB, Seg, boot_input, build_elf, c_string
 
 from pyvirt.machine.x86 import multiboot
 from pyvirt.machine.x86.entry import CpuMode
 from pyvirt.machine.x86.loader import BootError
+from tests.unit.x86_images import MiB, Seg, boot_input, build_elf, c_string
 
 MAGIC, LOADER_MAGIC = 0x1BADB002, 0x2BADB002
 PAGE_ALIGN, MEMORY_INFO, AOUT_KLUDGE = 1 << 0, 1 << 1, 1 << 16

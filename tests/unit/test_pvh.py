@@ -7,13 +7,13 @@ import itertools
 import struct
 
 import pytest
-from x86_images import MiB, Note, Seg, boot_input, build_elf, c_string
 
 from pyvirt.machine.x86 import pvh
 from pyvirt.machine.x86.elf import parse
 from pyvirt.machine.x86.entry import CpuMode
 from pyvirt.machine.x86.layout import BOOT_INFO_ADDR
 from pyvirt.machine.x86.loader import BootError
+from tests.unit.x86_images import MiB, Note, Seg, boot_input, build_elf, c_string
 
 XEN_ELFNOTE_PHYS32_ENTRY = 18
 ENTRY = 0x1000040
