@@ -76,8 +76,8 @@ class GuestMemory:
 
     def view(self, gpa: int, length: int) -> memoryview:
         """A writable view of [gpa, gpa+length), which must be inside one RAM region."""
-        region = self.region_at(gpa)
-        if region is None or length < 0 or gpa + length > region.end:
+        region = self.region_at(gpa if length else gpa - 1)
+        if region is None or length < 0 or gpa + length > region.end or gpa < region.gpa:
             raise GuestMemoryError(f"guest range {gpa:#x}+{length:#x} is not RAM")
         offset = gpa - region.gpa
         return memoryview(region.mapping)[offset : offset + length]

@@ -172,8 +172,9 @@ def test_serial_shorthands(value: str, spec: ChardevSpec) -> None:
 
 def test_serial_none_and_port_order() -> None:
     cfg = parse("-serial none -serial file:/tmp/com2 -serial null")
-    assert [cfg.chardevs[c].backend for c in cfg.serials] == ["file", "null"]
-    assert parse("-serial none").serials == []
+    assert cfg.serials == [None, "serial1", "serial2"]  # COM1 stays empty, as in QEMU
+    assert [cfg.chardevs[c].backend for c in cfg.serials if c] == ["file", "null"]
+    assert parse("-serial none").serials == [None]
 
 
 def test_four_serial_ports() -> None:

@@ -18,7 +18,7 @@ STATUS_OBF = 0x01
 STATUS_SYS = 0x04
 STATUS_CMD = 0x08
 
-CTR_DEFAULT = 0x61  # keyboard interrupt on, system flag, translation
+CTR_DEFAULT = 0x61  # keyboard interrupt on, aux port disabled, scancode translation
 
 
 class I8042:

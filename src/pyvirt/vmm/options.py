@@ -64,7 +64,7 @@ class VmmConfig:
     bios: str | None = None
     nographic: bool = False
     display: str | None = None
-    serials: list[str] = field(default_factory=list)  # chardev ids, in COM port order
+    serials: list[str | None] = field(default_factory=list)  # chardev ids by COM port; None: empty
     chardevs: dict[str, ChardevSpec] = field(default_factory=dict)
     nodefaults: bool = False
     no_reboot: bool = False
@@ -220,9 +220,10 @@ def _parse_machine(cfg: VmmConfig, opt: str, value: str) -> None:
 
 
 def _check_accel(opt: str, accel: str) -> str:
-    if accel != "kvm":
+    """QEMU takes a list ("kvm:tcg") and uses the first that works: here, kvm."""
+    if "kvm" not in accel.split(":"):
         raise OptionError(opt, f"accelerator '{accel}' is not supported for x86_64 (only kvm)")
-    return accel
+    return "kvm"
 
 
 def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
@@ -345,7 +346,8 @@ def _resolve_serials(cfg: VmmConfig, specs: list[str]) -> None:
         raise OptionError("-serial", "at most 4 serial ports (COM1-COM4) are supported")
     for index, spec in enumerate(specs):
         result = _serial_chardev("-serial", index, spec)
-        if result is None:
+        if result is None:  # "none": this COM port stays empty
+            cfg.serials.append(None)
             continue
         if isinstance(result, str):
             if result not in cfg.chardevs:

@@ -135,7 +135,7 @@ class Vmm:
         assert self._loop is not None
         self._outcome = None
         self._done = self._loop.create_future()
-        serial_lines = [self.chardevs[cid] for cid in self.config.serials]
+        serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
         self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self)
         self.boots += 1
         self.threads = [
@@ -158,7 +158,7 @@ class Vmm:
                 thread.stop()
             for thread in self.threads:
                 await self._loop.run_in_executor(None, thread.join)
-            for cid in self.config.serials:
+            for cid in filter(None, self.config.serials):
                 self.chardevs[cid].set_receiver(None)
             _log_unclaimed(self.machine)
             self.machine.close()

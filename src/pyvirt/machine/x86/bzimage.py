@@ -87,12 +87,12 @@ def load(inp: BootInput) -> EntryState:
     struct.pack_into("<H", zero_page, HEAP_END_PTR, 0xFE00)
     struct.pack_into("<I", zero_page, CODE32_START, L.HIMEM_START)
 
-    cmdline_limit = _u(image, CMDLINE_SIZE, "I") + 1
+    cmdline_limit = min(_u(image, CMDLINE_SIZE, "I") + 1, L.CMDLINE_MAX)
     struct.pack_into("<I", zero_page, CMD_LINE_PTR, write_cmdline(inp, inp.cmdline, cmdline_limit))
 
     if inp.initrd is not None:
         limit = _u(image, INITRD_ADDR_MAX, "I") or DEFAULT_INITRD_ADDR_MAX
-        floor = L.HIMEM_START + len(kernel)
+        floor = max(L.HIMEM_START + len(kernel), _decompression_end(image, version))
         addr = place_high(inp, len(inp.initrd), limit, f"initrd {inp.initrd_path}", floor)
         inp.mem.write(addr, inp.initrd)
         struct.pack_into("<II", zero_page, RAMDISK_IMAGE, addr, len(inp.initrd))
@@ -117,12 +117,18 @@ def load(inp: BootInput) -> EntryState:
     )
 
 
+def _decompression_end(image: bytes, version: int) -> int:
+    """End of the area the kernel decompresses into: keep the initrd out of it."""
+    if version < 0x020A:
+        return 0
+    return max(_u(image, PREF_ADDRESS, "Q"), L.HIMEM_START) + _u(image, INIT_SIZE, "I")
+
+
 def _check_init_size(inp: BootInput, image: bytes, version: int) -> None:
     """A relocatable kernel decompresses itself at pref_address: that must be RAM."""
     if version < 0x020A:
         return
-    pref, init_size = _u(image, PREF_ADDRESS, "Q"), _u(image, INIT_SIZE, "I")
-    need = max(pref, L.HIMEM_START) + init_size
+    need, init_size = _decompression_end(image, version), _u(image, INIT_SIZE, "I")
     if init_size and not inp.mem.contains(L.HIMEM_START, need - L.HIMEM_START):
         raise BootError(
             f"{inp.kernel_path}: the kernel needs {need >> 20} MiB of RAM to decompress; "

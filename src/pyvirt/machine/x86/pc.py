@@ -93,7 +93,11 @@ class PcConfig:
 
 class PcMachine:
     def __init__(
-        self, kvm: Kvm, config: PcConfig, serial_lines: list[CharBackend], events: PowerEvents
+        self,
+        kvm: Kvm,
+        config: PcConfig,
+        serial_lines: list[CharBackend | None],
+        events: PowerEvents,
     ) -> None:
         self.kvm = kvm
         self.config = config
@@ -103,6 +107,7 @@ class PcMachine:
         self.mem = GuestMemory()
         self.vcpus: list[Vcpu] = []
         self.serials: list[Serial16550] = []
+        self.com_ports: list[tuple[int, int]] = []  # (port, IRQ) of each UART present
         self.entry: cpu_entry.EntryState | None = None
         self._rom: mmap.mmap | None = None
         self.vm = kvm.create_vm()
@@ -114,7 +119,7 @@ class PcMachine:
 
     # --- construction ---------------------------------------------------------
 
-    def _build(self, serial_lines: list[CharBackend]) -> None:
+    def _build(self, serial_lines: list[CharBackend | None]) -> None:
         vm = self.vm
         vm.set_identity_map_addr(L.IDENTITY_MAP_ADDR)
         vm.set_tss_addr(L.TSS_ADDR)
@@ -137,7 +142,7 @@ class PcMachine:
             region = self.mem.add_ram(gpa, size)
             self.vm.set_user_memory_region(slot, gpa, size, region.host_addr)
 
-    def _add_devices(self, serial_lines: list[CharBackend]) -> None:
+    def _add_devices(self, serial_lines: list[CharBackend | None]) -> None:
         irqs: dict[int, SharedIrq] = {}
 
         def line(irq: int) -> Callable[[bool], None]:
@@ -146,7 +151,10 @@ class PcMachine:
             return irqs[irq].source()
 
         for index, backend in enumerate(serial_lines[: len(COM_PORTS)]):
+            if backend is None:
+                continue
             port, irq = COM_PORTS[index]
+            self.com_ports.append((port, irq))
             uart = Serial16550(backend.write, line(irq))
             backend.set_receiver(uart.receive)
             self.pio.register(port, 8, uart, f"serial{index}")
@@ -183,9 +191,7 @@ class PcMachine:
 
     def _firmware_tables(self) -> int:
         """Write the ACPI tables and the MP table; returns the RSDP address."""
-        serial_res = tuple(
-            IsaResources(port, 8, irq) for port, irq in COM_PORTS[: len(self.serials)]
-        )
+        serial_res = tuple(IsaResources(port, 8, irq) for port, irq in self.com_ports)
         tables = build_acpi_tables(
             AcpiConfig(
                 num_cpus=self.config.cpus,
