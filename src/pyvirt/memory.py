@@ -76,8 +76,10 @@ class GuestMemory:
 
     def view(self, gpa: int, length: int) -> memoryview:
         """A writable view of [gpa, gpa+length), which must be inside one RAM region."""
-        region = self.region_at(gpa if length else gpa - 1)
-        if region is None or length < 0 or gpa + length > region.end or gpa < region.gpa:
+        region = self.region_at(gpa)
+        if region is None and length == 0:
+            region = self.region_at(gpa - 1)  # an empty range right at a region's end
+        if region is None or length < 0 or gpa + length > region.end:
             raise GuestMemoryError(f"guest range {gpa:#x}+{length:#x} is not RAM")
         offset = gpa - region.gpa
         return memoryview(region.mapping)[offset : offset + length]
