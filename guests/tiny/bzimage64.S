@@ -238,25 +238,9 @@ show_initrd:
 show_e820:
         lea BP_E820_TABLE(%rbx), %rsi
         movzbl BP_E820_ENTRIES(%rbx), %ecx
-        test %ecx, %ecx
-        jz 2f
-1:      PRINT("e820: addr ")
-        call serial_puthex64_at
-        PRINT(" size ")
-        add $8, %rsi
-        call serial_puthex64_at
-        PRINT(" type ")
-        mov 8(%rsi), %eax
-        call serial_putdec
-        PRINT("\n")
-        add $(E820_ENTRY - 8), %rsi
-        dec %ecx
-        jnz 1b
-2:      PRINT("e820 entries: ")
-        movzbl BP_E820_ENTRIES(%rbx), %eax
-        call serial_putdec
-        PRINT("\n")
-        ret
+        mov $E820_ENTRY, %edx
+        mov $e820_label, %edi
+        jmp show_memory_map
 
         .data
 entry_kind:     .long 0
@@ -266,3 +250,6 @@ boot_params_ptr: .quad 0
         .balign 16
         .skip 8192
 boot_stack_top:
+
+        .section .rodata
+e820_label: .asciz "e820"

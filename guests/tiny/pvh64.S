@@ -95,27 +95,14 @@ show_modules:
 show_memmap:
         mov SI_MEMMAP(%rbx), %rsi
         mov SI_MEMMAP_COUNT(%rbx), %ecx
-        test %ecx, %ecx
-        jz 2f
-1:      PRINT("memmap: addr ")
-        call serial_puthex64_at
-        PRINT(" size ")
-        add $8, %rsi
-        call serial_puthex64_at
-        PRINT(" type ")
-        mov 8(%rsi), %eax
-        call serial_putdec
-        PRINT("\n")
-        add $(MEMMAP_ENTRY - 8), %rsi
-        dec %ecx
-        jnz 1b
-2:      PRINT("memmap entries: ")
-        mov SI_MEMMAP_COUNT(%rbx), %eax
-        call serial_putdec
-        PRINT("\n")
-        ret
+        mov $MEMMAP_ENTRY, %edx
+        mov $memmap_label, %edi
+        jmp show_memory_map
 
         .bss
         .balign 16
         .skip 8192
 boot_stack_top:
+
+        .section .rodata
+memmap_label: .asciz "memmap"
