@@ -22,6 +22,17 @@ cmdline+=" clearcpuid=xsave,popcnt,smap,erms,fsrm,rep_good noreplace-smp rodata=
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Long steps run in the background so that INT/TERM stop them too (bash
+# would otherwise wait for a foreground make before acting on the signal).
+child=
+run() {
+    "$@" &
+    child=$!
+    wait "$child"
+    child=
+}
+trap '[[ -z $child ]] || { kill "$child"; wait "$child"; } 2>/dev/null; exit 130' INT TERM HUP
+
 pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
 
 command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects a Debian host"
@@ -68,6 +79,8 @@ if [[ -f $out/vmlinux ]]; then
     exit 0
 fi
 
+# Leftovers of builds that were killed (we hold the lock for this key).
+rm -rf "$cache_root/.build-$key".*
 # Build next to the cache so the final rename is atomic.
 tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -75,7 +88,7 @@ start=$SECONDS
 
 log "extracting $src_tar"
 mkdir "$tmp/src"
-tar -xf "$src_tar" -C "$tmp/src" --strip-components=1
+run tar -xf "$src_tar" -C "$tmp/src" --strip-components=1
 cd "$tmp/src"
 
 for p in "${patches[@]}"; do
@@ -99,7 +112,7 @@ done <"$here/pyvirt.config"
 ((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
 
 log "building the kernel with $(nproc) jobs"
-make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2
+run make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2
 
 log "building initramfs.cpio"
 mkdir "$tmp/out"
