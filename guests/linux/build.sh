@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Build the pyvirt minimal Linux test guest from Debian packages:
+#   vmlinux         uncompressed ELF kernel, bootable through PVH
+#   bzImage         the same kernel, LZ4-compressed, for the Linux boot protocol
+#   initramfs.cpio  uncompressed newc cpio: busybox-static and our /init
+#   cmdline         the recommended kernel command line for this host's KVM
+#   config          the kernel .config, for reference
+# into ${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux/<key>/, where <key> hashes
+# every input. A cached build returns at once. The cache directory is the
+# last line on stdout; progress goes to stderr.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src_tar=/usr/src/linux-source-6.1.tar.xz
+busybox=/bin/busybox
+cache_root=${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux
+
+# pyvirt_emu_quirks and clearcpuid: see README.md (the patch needs both on PVM).
+cmdline="console=ttyS0 quiet panic=-1 pyvirt_emu_quirks"
+cmdline+=" clearcpuid=xsave,popcnt,smap,erms,fsrm,rep_good noreplace-smp rodata=off"
+
+log() { printf 'build.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Long steps run in the background so that INT/TERM stop them too (bash
+# would otherwise wait for a foreground make before acting on the signal).
+child=
+run() {
+    "$@" &
+    child=$!
+    wait "$child"
+    child=
+}
+trap '[[ -z $child ]] || { kill "$child"; wait "$child"; } 2>/dev/null; exit 130' INT TERM HUP
+
+pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
+
+command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects a Debian host"
+missing=()
+while read -r pkg; do
+    [[ -z $pkg || $pkg == \#* ]] && continue
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$pkg")
+done <"$here/packages.txt"
+if ((${#missing[@]})); then
+    die "missing Debian package(s): ${missing[*]} (apt-get install ${missing[*]})"
+fi
+[[ -r $src_tar ]] || die "$src_tar not found (package linux-source-6.1)"
+[[ -x $busybox ]] || die "$busybox not found (package busybox-static)"
+
+shopt -s nullglob
+patches=("$here"/*.patch)
+shopt -u nullglob
+
+# The key covers our files and the versions of the packages whose contents
+# end up in the outputs (kernel source, busybox, compiler).
+key=$(
+    {
+        sha256sum "$here/build.sh" "$here/pyvirt.config" "$here/init" "${patches[@]}" |
+            sed "s|$here/||"
+        echo "linux-source-6.1 $(pkg_version linux-source-6.1)"
+        echo "busybox-static $(pkg_version busybox-static)"
+        echo "gcc-12 $(pkg_version gcc-12)"
+    } | sha256sum | cut -c1-16
+)
+out=$cache_root/$key
+
+if [[ -f $out/vmlinux ]]; then
+    echo "$out"
+    exit 0
+fi
+
+mkdir -p "$cache_root"
+# One build per key at a time; whoever waited finds the cache filled.
+exec 9>"$cache_root/.lock-$key"
+flock 9
+if [[ -f $out/vmlinux ]]; then
+    echo "$out"
+    exit 0
+fi
+
+# Leftovers of builds that were killed (we hold the lock for this key).
+rm -rf "$cache_root/.build-$key".*
+# Build next to the cache so the final rename is atomic.
+tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+start=$SECONDS
+
+log "extracting $src_tar"
+mkdir "$tmp/src"
+run tar -xf "$src_tar" -C "$tmp/src" --strip-components=1
+cd "$tmp/src"
+
+for p in "${patches[@]}"; do
+    log "applying $(basename "$p")"
+    patch -p1 --batch --forward --quiet <"$p" >&2 || die "patch $(basename "$p") does not apply"
+done
+
+log "configuring: tinyconfig + pyvirt.config"
+make -s tinyconfig >/dev/null
+scripts/kconfig/merge_config.sh -m .config "$here/pyvirt.config" >/dev/null
+make -s olddefconfig >&2
+# Kconfig silently drops values whose dependencies are unmet: insist.
+bad=()
+while read -r line; do
+    if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
+        grep -qxF "$line" .config || bad+=("$line")
+    elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+        ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
+    fi
+done <"$here/pyvirt.config"
+((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
+
+log "building the kernel with $(nproc) jobs"
+run make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2
+
+log "building initramfs.cpio"
+mkdir "$tmp/out"
+cat >"$tmp/cpio_list" <<EOF
+dir /bin 0755 0 0
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /tmp 1777 0 0
+dir /root 0700 0 0
+file /bin/busybox $busybox 0755 0 0
+slink /bin/sh busybox 0777 0 0
+file /init $here/init 0755 0 0
+EOF
+# The kernel's own cpio writer: device nodes without root, -t 0 for fixed
+# timestamps on directories and nodes (files keep their mtimes).
+gcc -O2 -o "$tmp/gen_init_cpio" usr/gen_init_cpio.c
+"$tmp/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
+
+cp vmlinux "$tmp/out/vmlinux"
+cp arch/x86/boot/bzImage "$tmp/out/bzImage"
+cp .config "$tmp/out/config"
+echo "$cmdline" >"$tmp/out/cmdline"
+
+mv -T "$tmp/out" "$out"
+log "built $out in $((SECONDS - start)) s"
+echo "$out"
