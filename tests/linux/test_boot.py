@@ -12,12 +12,14 @@ from .serial import Serial
 READY = "PYVIRT_GUEST_READY"
 
 
-def boot_use_poweroff(vmm: list[str], guest: LinuxGuest, kernel: Path, timeout: float) -> None:
+def boot_use_poweroff(
+    vmm: list[str], guest: LinuxGuest, kernel: Path, timeout: float, cpus: int = 1
+) -> None:
     serial = Serial(
         [
             *vmm,
             "-m", "256M",
-            "-smp", "1",
+            "-smp", str(cpus),
             "-kernel", str(kernel),
             "-initrd", str(guest.initramfs),
             "-append", guest.cmdline,
@@ -33,6 +35,8 @@ def boot_use_poweroff(vmm: list[str], guest: LinuxGuest, kernel: Path, timeout: 
         pos = serial.expect("# ", 30, after=pos)
         serial.type("echo hello-$((6*7))")
         pos = serial.expect("hello-42", 30, after=pos)
+        serial.type("echo cpus-$(grep -c ^processor /proc/cpuinfo)")
+        pos = serial.expect(f"cpus-{cpus}", 30, after=pos)
         serial.type("poweroff -f")
         assert serial.wait(60) == 0, f"VMM exit status is not 0{serial}"
         out = serial.output
@@ -52,3 +56,9 @@ def test_pvh_vmlinux(vmm: list[str], linux_guest: LinuxGuest) -> None:
 def test_bzimage(vmm: list[str], linux_guest: LinuxGuest) -> None:
     """The LZ4 bzImage through the Linux boot protocol (decompression adds ~20 s here)."""
     boot_use_poweroff(vmm, linux_guest, linux_guest.bzimage, timeout=180)
+
+
+@pytest.mark.linux
+def test_smp(vmm: list[str], linux_guest: LinuxGuest) -> None:
+    """Two vCPUs: Linux finds the second in the ACPI MADT and starts it with INIT/SIPI."""
+    boot_use_poweroff(vmm, linux_guest, linux_guest.vmlinux, timeout=120, cpus=2)
