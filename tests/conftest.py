@@ -19,16 +19,21 @@ def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-@pytest.fixture(params=["pyvirt", "qemu"])
-def vmm(request: pytest.FixtureRequest) -> list[str]:
-    """argv prefix of an x86-64 VMM with QEMU's command line: ours, and QEMU as reference."""
+def vmm_argv(kind: str, *options: str) -> list[str]:
+    """argv prefix of "pyvirt" or "qemu" (the reference) with `options`; skips if it can't run."""
     if not kvm_usable():
         pytest.skip("/dev/kvm is not usable")
-    if request.param == "qemu":
+    if kind == "qemu":
         if QEMU is None:
             pytest.skip("qemu-system-x86_64 is not installed")
-        return [QEMU, "-accel", "kvm", "-cpu", "host", "-display", "none", "-nodefaults"]
-    return [*PYVIRT_QEMU, "-accel", "kvm", "-display", "none", "-nodefaults"]
+        return [QEMU, "-accel", "kvm", "-cpu", "host", *options]
+    return [*PYVIRT_QEMU, "-accel", "kvm", *options]
+
+
+@pytest.fixture(params=["pyvirt", "qemu"])
+def vmm(request: pytest.FixtureRequest) -> list[str]:
+    """An x86-64 VMM with QEMU's command line: ours, and QEMU as reference."""
+    return vmm_argv(request.param, "-display", "none", "-nodefaults")
 
 
 @pytest.fixture(scope="session")

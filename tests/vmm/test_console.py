@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYVIRT_QEMU, QEMU, kvm_usable
+from tests.conftest import vmm_argv
 
 pytestmark = pytest.mark.kvm
 
@@ -192,13 +192,8 @@ def test_pty(vmm: list[str], tiny_guests: Mapping[str, Path]) -> None:
 @pytest.fixture(params=["pyvirt", "qemu"])
 def nographic_vmm(request: pytest.FixtureRequest) -> list[str]:
     """A VMM with -nographic (QEMU refuses it together with -display none)."""
-    if not kvm_usable():
-        pytest.skip("/dev/kvm is not usable")
-    if request.param == "qemu":
-        if QEMU is None:
-            pytest.skip("qemu-system-x86_64 is not installed")
-        return [QEMU, "-accel", "kvm", "-cpu", "host", "-nographic", "-net", "none"]
-    return [*PYVIRT_QEMU, "-accel", "kvm", "-nographic"]
+    no_nic = ["-net", "none"] if request.param == "qemu" else []  # QEMU's default NIC
+    return vmm_argv(request.param, "-nographic", *no_nic)
 
 
 @pytest.fixture
