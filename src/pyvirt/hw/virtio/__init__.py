@@ -1,0 +1,1 @@
+"""virtio 1.x: split virtqueues, the device model base, the PCI and MMIO transports, devices."""
