@@ -28,6 +28,7 @@ from pyvirt.vmm.vcpu_thread import VcpuThread, install_kick_handler
 log = logging.getLogger(__name__)
 
 PROG = "pyvirt-qemu"
+HOST_REQUESTS = ("quit", "signal")  # outcomes that come from the host, not the guest
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Vmm:
         self.chardevs: dict[str, chardev.Chardev] = {}
         self.machine: PcMachine | None = None
         self.threads: list[VcpuThread] = []
-        self._outcome: Outcome | None = None
+        self._outcome: Outcome | None = None  # what ended the current run
+        self._host_request: Outcome | None = None  # quit or signal: ends every run to come
         self._outcome_lock = threading.Lock()
         self._done: asyncio.Future[Outcome] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,6 +56,8 @@ class Vmm:
 
     def request(self, outcome: Outcome) -> None:
         with self._outcome_lock:
+            if outcome.kind in HOST_REQUESTS and self._host_request is None:
+                self._host_request = outcome
             if self._outcome is not None:
                 return
             self._outcome = outcome
@@ -122,14 +126,17 @@ class Vmm:
             if isinstance(dev, chardev.SocketChardev) and dev.spec.wait:
                 await loop.run_in_executor(None, dev.wait_for_client)
             dev.start(loop)
-        while True:
+        while self._host_request is None:
             outcome = await self._run_once()
+            if self._host_request is not None:
+                break  # the host asked to stop while the guest was, e.g., resetting
             if outcome.kind == "reset" and not self.config.no_reboot:
                 log.info("guest reset: rebooting")
                 continue
             if outcome.kind == "fatal":
                 print(f"{PROG}: {outcome.message}", file=sys.stderr)
             return outcome.status
+        return self._host_request.status
 
     async def _run_once(self) -> Outcome:
         assert self._loop is not None
