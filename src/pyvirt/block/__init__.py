@@ -1,0 +1,1 @@
+"""Block layer: disk image formats behind one driver interface."""
