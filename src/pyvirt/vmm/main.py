@@ -11,6 +11,7 @@ from pyvirt import __version__
 from pyvirt.kvm import Kvm, KvmIoctlError, KvmUnavailable
 from pyvirt.machine.x86.cpuid import CPU_MODELS, FEATURES
 from pyvirt.machine.x86.loader import BootError
+from pyvirt.vmm.device_options import DEVICE_TYPES
 from pyvirt.vmm.errors import VmmError
 from pyvirt.vmm.options import DEVICES, MACHINES, VmmConfig, parse_args
 from pyvirt.vmm.runner import PROG, Vmm, write_pidfile
@@ -69,9 +70,11 @@ def _listing(action: str) -> str:
             sorted(FEATURES)
         )
     if action == "device-help":
-        return "Supported devices:\n" + "\n".join(
-            f'name "{n}", bus ISA, desc "{d}"' for n, d in DEVICES.items()
-        )
+        buses = {"pci": "PCI", "mmio": "virtio-bus", None: "virtio-serial-bus"}
+        rows = [f'name "{n}", bus ISA, desc "{d}"' for n, d in DEVICES.items()]
+        rows += [f'name "{n}", bus {buses[t.transport]}, desc "{t.description}"'
+                 for n, t in DEVICE_TYPES.items()]  # fmt: skip
+        return "Supported devices:\n" + "\n".join(rows)
     return "Available display backend types:\nnone"
 
 

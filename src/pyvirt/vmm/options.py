@@ -9,6 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyvirt.machine.x86.cpuid import CpuModelError, CpuSpec, parse_cpu_option
+from pyvirt.vmm.device_options import (
+    DEVICE_TYPES,
+    DeviceSpec,
+    DriveSpec,
+    parse_blockdev,
+    parse_device,
+    parse_drive,
+)
 from pyvirt.vmm.errors import OptionError
 from pyvirt.vmm.qemu_opts import check_keys, parse_bool, parse_int, parse_opts, parse_size
 
@@ -25,6 +33,7 @@ OPTIONS: dict[str, bool] = {
     "enable-kvm": False, "kernel": True, "initrd": True, "append": True, "bios": True,
     "nographic": False, "display": True, "serial": True, "chardev": True,
     "nodefaults": False, "no-reboot": False, "name": True, "pidfile": True, "device": True,
+    "drive": True, "blockdev": True, "netdev": True,
     "version": False, "h": False, "help": False,
 }  # fmt: skip
 
@@ -72,6 +81,9 @@ class VmmConfig:
     debug_threads: bool = False
     pidfile: str | None = None
     debug_exits: list[DebugExitSpec] = field(default_factory=list)
+    devices: list[DeviceSpec] = field(default_factory=list)  # virtio devices, in order
+    drives: dict[str, DriveSpec] = field(default_factory=dict)  # -drive ids and -blockdev nodes
+    netdevs: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
@@ -110,6 +122,7 @@ def parse_args(argv: list[str]) -> VmmConfig:
         if cfg.action != "run":
             return cfg
     _resolve_serials(cfg, serial_specs)
+    _resolve_devices(cfg)
     return cfg
 
 
@@ -167,6 +180,15 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
         cfg.debug_threads = parse_bool(opt, "debug-threads", opts.get("debug-threads", "off"))
     elif name == "device":
         _parse_device(cfg, opt, value)
+    elif name == "drive":
+        drive = parse_drive(opt, value, len(cfg.drives))
+        _add_drive(cfg, opt, drive)
+        if drive.interface == "virtio":
+            cfg.devices.append(DeviceSpec("virtio-blk-pci", {"drive": drive.id}, drive.option))
+    elif name == "blockdev":
+        _add_drive(cfg, opt, parse_blockdev(opt, value, cfg.drives))
+    elif name == "netdev":
+        _parse_netdev(cfg, opt, value)
 
 
 def _parse_memory(opt: str, value: str) -> int:
@@ -232,6 +254,9 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
     if driver == "help":
         cfg.action = "device-help"
         return
+    if driver in DEVICE_TYPES:
+        cfg.devices.append(parse_device(opt, value))
+        return
     if driver not in DEVICES:
         raise OptionError(opt, f"device '{driver}' is not supported (use -device help)")
     check_keys(opt, opts, {"iobase", "iosize"})
@@ -245,6 +270,53 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
     if spec.iosize not in (1, 2, 4):
         raise OptionError(opt, f"isa-debug-exit: iosize={opts['iosize']} is not 1, 2 or 4")
     cfg.debug_exits.append(spec)
+
+
+def _add_drive(cfg: VmmConfig, opt: str, drive: DriveSpec) -> None:
+    if drive.id in cfg.drives:
+        raise OptionError(opt, f"duplicate drive id '{drive.id}'")
+    cfg.drives[drive.id] = drive
+
+
+def _parse_netdev(cfg: VmmConfig, opt: str, value: str) -> None:
+    opts = parse_opts(opt, value, "type")
+    if "id" not in opts:
+        raise OptionError(opt, "netdev: no id specified")
+    if opts["id"] in cfg.netdevs:
+        raise OptionError(opt, f"duplicate netdev id '{opts['id']}'")
+    cfg.netdevs[opts["id"]] = opts
+
+
+def _resolve_devices(cfg: VmmConfig) -> None:
+    """Every reference (drive=, netdev=, chardev=) names something that exists, once."""
+    used: dict[tuple[str, str], str] = {}
+    ids: set[str] = set()
+    for dev in cfg.devices:
+        if dev.id is not None:
+            if dev.id in ids:
+                raise OptionError(dev.option, f"duplicate device id '{dev.id}'")
+            ids.add(dev.id)
+        for key, table in (("drive", cfg.drives), ("netdev", cfg.netdevs),
+                           ("chardev", cfg.chardevs)):  # fmt: skip
+            ref = dev.props.get(key)
+            if ref is None:
+                continue
+            if ref not in table:
+                raise OptionError(dev.option, f"{key} '{ref}' not found")
+            if (key, ref) in used:
+                user = used[(key, ref)]
+                raise OptionError(dev.option, f"{key} '{ref}' is already in use by {user}")
+            used[(key, ref)] = dev.driver
+    consoles = [d for d in cfg.devices if d.type.kind == "console"]
+    buses = [d for d in cfg.devices if d.type.kind == "serial"]
+    if consoles and not buses:
+        raise OptionError(consoles[0].option, "no virtio-serial bus for virtconsole "
+                                              "(add -device virtio-serial-pci)")  # fmt: skip
+    if len(consoles) > len(buses):
+        raise OptionError(consoles[-1].option, "only one virtconsole per virtio-serial device")
+    for chardev in (d.props["chardev"] for d in consoles):
+        if chardev in cfg.serials:
+            raise OptionError("-device virtconsole", f"chardev '{chardev}' is already in use")
 
 
 _SOCKET_KEYS = {"id", "backend", "path", "host", "port", "server", "wait", "nodelay", "telnet"}
