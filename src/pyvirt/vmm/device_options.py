@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from pyvirt.machine.host import VirtioConfig
 from pyvirt.vmm.errors import OptionError
 from pyvirt.vmm.qemu_opts import check_keys, parse_bool, parse_int, parse_opts
 
@@ -268,3 +269,33 @@ def _only(option: str, tree: dict[str, object], allowed: set[str]) -> None:
     for key in tree:
         if key not in allowed:
             raise OptionError(option, f"unsupported parameter '{key}'")
+
+
+def machine_devices(devices: list[DeviceSpec]) -> list[VirtioConfig]:
+    """The machine's view of the -device list: each virtconsole joins its virtio-serial bus."""
+    consoles = iter([d for d in devices if d.type.kind == "console"])
+    out = []
+    for dev in devices:
+        kind, transport = dev.type.kind, dev.type.transport
+        if kind == "console":
+            continue
+        slot = pci_slot(dev) if transport == PCI else None
+        assert transport is not None
+        if kind == "serial":
+            port = next(consoles, None)
+            chardev = port.props["chardev"] if port is not None else None
+            out.append(VirtioConfig("console", transport, slot, chardev=chardev))
+        elif kind == "blk":
+            out.append(VirtioConfig(
+                "blk", transport, slot, drive=dev.props["drive"],
+                serial=dev.props.get("serial", ""), discard=dev.bool_prop("discard", True),
+                write_zeroes=dev.bool_prop("write-zeroes", True),
+            ))  # fmt: skip
+        elif kind == "rng":
+            max_bytes = dev.int_prop("max-bytes", 0) or None
+            out.append(VirtioConfig("rng", transport, slot, max_bytes=max_bytes,
+                                    period_ms=dev.int_prop("period", 1000)))  # fmt: skip
+        else:
+            out.append(VirtioConfig("net", transport, slot, netdev=dev.props["netdev"],
+                                    mac=dev.props.get("mac")))  # fmt: skip
+    return out
