@@ -93,7 +93,7 @@ def run(config: VmmConfig) -> int:
             f"-smp {config.cpus}: this host's KVM supports at most {kvm.max_vcpus()} vCPUs"
         )
     vmm = Vmm(config, kvm)
-    vmm.open_chardevs()
+    vmm.open_host_resources()
     if config.pidfile:
         write_pidfile(config.pidfile)
     try:

@@ -9,6 +9,7 @@ is kicked out of KVM_RUN at once, and the loop decides: reboot or exit.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -17,10 +18,14 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from pyvirt.block.driver import BlockDriver, BlockError
+from pyvirt.block.raw import RawImage
 from pyvirt.kvm import Kvm
 from pyvirt.kvm.exits import SystemEvent
+from pyvirt.machine.host import HostResources
 from pyvirt.machine.x86.pc import PcConfig, PcMachine
 from pyvirt.vmm import chardev
+from pyvirt.vmm.device_options import DriveSpec, machine_devices
 from pyvirt.vmm.errors import VmmError
 from pyvirt.vmm.options import VmmConfig
 from pyvirt.vmm.vcpu_thread import VcpuThread, install_kick_handler
@@ -28,6 +33,7 @@ from pyvirt.vmm.vcpu_thread import VcpuThread, install_kick_handler
 log = logging.getLogger(__name__)
 
 PROG = "pyvirt-qemu"
+IO_THREADS = 4  # workers for disk I/O, shared by all disks
 HOST_REQUESTS = ("quit", "signal")  # outcomes that come from the host, not the guest
 
 
@@ -50,6 +56,9 @@ class Vmm:
         self._outcome_lock = threading.Lock()
         self._done: asyncio.Future[Outcome] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.virtio = machine_devices(config.devices)
+        self.images: dict[str, BlockDriver] = {}
+        self.executor = concurrent.futures.ThreadPoolExecutor(IO_THREADS, "io")
         self.boots = 0
 
     # --- outcomes (any thread) -------------------------------------------------
@@ -89,6 +98,12 @@ class Vmm:
 
     # --- running ---------------------------------------------------------------
 
+    def open_host_resources(self) -> None:
+        """Chardevs and disk images, opened once for every boot: errors come before the VM."""
+        self.open_chardevs()
+        for drive_id in {d.drive for d in self.virtio if d.drive is not None}:
+            self.images[drive_id] = open_image(self.config.drives[drive_id])
+
     def open_chardevs(self) -> None:
         escape = chardev.EscapeHandler(
             quit_=lambda: self.request(Outcome("quit", 0)),
@@ -108,6 +123,7 @@ class Vmm:
             ram_size=c.ram_size, cpus=c.cpus, cpu=c.cpu, kernel=c.kernel, initrd=c.initrd,
             append=c.append, bios=c.bios, nographic=c.nographic,
             debug_exits=tuple((d.iobase, d.iosize) for d in c.debug_exits),
+            virtio=tuple(self.virtio),
         )  # fmt: skip
 
     def run(self) -> int:
@@ -115,8 +131,11 @@ class Vmm:
         try:
             return asyncio.run(self._main())
         finally:
+            self.executor.shutdown()
             for dev in self.chardevs.values():
                 dev.close()
+            for image in self.images.values():
+                image.close()
 
     async def _main(self) -> int:
         self._loop = loop = asyncio.get_running_loop()
@@ -143,7 +162,8 @@ class Vmm:
         self._outcome = None
         self._done = self._loop.create_future()
         serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
-        self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self)
+        host = HostResources(self._loop, self.executor, self.chardevs, self.images)
+        self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self, host)
         self.boots += 1
         self.threads = [
             VcpuThread(
@@ -176,6 +196,19 @@ class Vmm:
     def _on_signal(self, signum: int) -> None:
         print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
         self.request(Outcome("signal", 0))
+
+
+def open_image(drive: DriveSpec) -> BlockDriver:
+    try:
+        return RawImage(
+            drive.file,
+            read_only=drive.read_only,
+            discard=drive.discard,
+            writethrough=drive.cache == "writethrough",
+            no_flush=drive.cache == "unsafe",
+        )
+    except BlockError as e:
+        raise VmmError(f"{drive.option}: {e.strerror}") from None
 
 
 def _log_unclaimed(machine: PcMachine) -> None:

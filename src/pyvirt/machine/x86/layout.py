@@ -28,6 +28,7 @@ HIMEM_START = 0x100000  # 1 MiB: kernels load here
 LOWMEM_LIMIT = 0xC0000000
 HIGHMEM_START = 0x100000000
 
+VIRTIO_MMIO_BASE = 0xFEB00000  # virtio-mmio windows, 512 bytes each (as QEMU's microvm)
 IOAPIC_ADDR = 0xFEC00000
 LAPIC_ADDR = 0xFEE00000
 IDENTITY_MAP_ADDR = 0xFEFFC000  # one page KVM needs for real mode on VMX

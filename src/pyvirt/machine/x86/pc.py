@@ -25,9 +25,14 @@ from pyvirt.hw.irq import SharedIrq
 from pyvirt.hw.reset_control import ResetControl
 from pyvirt.hw.rtc import CENTURY, CmosRtc
 from pyvirt.hw.serial import Serial16550
+from pyvirt.hw.virtio import mmio as mmio_transport
+from pyvirt.hw.virtio.device import VirtioDevice
+from pyvirt.hw.virtio.mmio import VirtioMmio
 from pyvirt.kvm import Kvm, Vcpu
 from pyvirt.kvm import numbers as kn
 from pyvirt.kvm.structs import CpuidEntry2, LapicState
+from pyvirt.machine.host import CharBackend, HostResources, VirtioConfig
+from pyvirt.machine.virtio_factory import close_virtio, create_virtio
 from pyvirt.memory import GuestMemory, host_address
 
 from . import cpuid, e820
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 
 COM_PORTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 4), (0x2E8, 3))
 SCI_IRQ = 9
+VIRTIO_MMIO_IRQS = (5, 6, 7, 10, 11, 12, 14, 15)  # ISA lines no PC device of ours uses
 FW_CFG_PORT = 0x510
 POST_PORT = 0x80
 RESET_CONTROL_PORT = 0xCF9
@@ -57,14 +63,6 @@ LAPIC_LVT_LINT0 = 0x350
 LAPIC_LVT_LINT1 = 0x360
 DELIVERY_EXTINT = 7 << 8
 DELIVERY_NMI = 4 << 8
-
-
-class CharBackend(Protocol):
-    """The host end of a serial line (a VMM chardev)."""
-
-    def write(self, data: bytes) -> None: ...
-
-    def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None: ...
 
 
 class PowerEvents(Protocol):
@@ -89,6 +87,7 @@ class PcConfig:
     nographic: bool = False
     debug_exits: tuple[tuple[int, int], ...] = ()
     uuid: bytes = bytes(16)
+    virtio: tuple[VirtioConfig, ...] = ()
 
 
 class PcMachine:
@@ -98,6 +97,7 @@ class PcMachine:
         config: PcConfig,
         serial_lines: list[CharBackend | None],
         events: PowerEvents,
+        host: HostResources,
     ) -> None:
         self.kvm = kvm
         self.config = config
@@ -110,6 +110,10 @@ class PcMachine:
         self.com_ports: list[tuple[int, int]] = []  # (port, IRQ) of each UART present
         self.entry: cpu_entry.EntryState | None = None
         self._rom: mmap.mmap | None = None
+        self._irqs: dict[int, SharedIrq] = {}
+        self.host = host
+        self.virtio_devices: list[VirtioDevice] = []
+        self.virtio_mmio: list[tuple[int, int, VirtioMmio]] = []  # (base, IRQ, transport)
         self.vm = kvm.create_vm()
         try:
             self._build(serial_lines)
@@ -127,6 +131,7 @@ class PcMachine:
         vm.create_pit2()
         self._add_ram()
         self._add_devices(serial_lines)
+        self._add_virtio()
         if self.config.kernel is not None:
             self._direct_boot()
         elif self.config.bios is not None:
@@ -142,14 +147,14 @@ class PcMachine:
             region = self.mem.add_ram(gpa, size)
             self.vm.set_user_memory_region(slot, gpa, size, region.host_addr)
 
+    def irq_line(self, irq: int) -> Callable[[bool], None]:
+        """A new source on interrupt line `irq` (GSI); sources sharing a line are OR-ed."""
+        if irq not in self._irqs:
+            self._irqs[irq] = SharedIrq(lambda level, irq=irq: self.vm.irq_line(irq, level))
+        return self._irqs[irq].source()
+
     def _add_devices(self, serial_lines: list[CharBackend | None]) -> None:
-        irqs: dict[int, SharedIrq] = {}
-
-        def line(irq: int) -> Callable[[bool], None]:
-            if irq not in irqs:
-                irqs[irq] = SharedIrq(lambda level, irq=irq: self.vm.irq_line(irq, level))
-            return irqs[irq].source()
-
+        line = self.irq_line
         for index, backend in enumerate(serial_lines[: len(COM_PORTS)]):
             if backend is None:
                 continue
@@ -185,6 +190,27 @@ class PcMachine:
 
         for iobase, iosize in self.config.debug_exits:
             self.pio.register(iobase, iosize, DebugExit(self.events.debug_exit), "isa-debug-exit")
+
+    def _add_virtio(self) -> None:
+        for cfg in self.config.virtio:
+            device = create_virtio(cfg, self.mem, self.host)
+            self.virtio_devices.append(device)
+            if cfg.transport == "mmio":
+                self.add_virtio_mmio(device)
+            else:
+                raise BootError(f"virtio-{cfg.kind}-pci: there is no PCI bus yet")
+
+    def add_virtio_mmio(self, device: VirtioDevice) -> VirtioMmio:
+        """Put `device` in the next virtio-mmio window, with its own interrupt line."""
+        index = len(self.virtio_mmio)
+        if index >= len(VIRTIO_MMIO_IRQS):
+            raise BootError(f"at most {len(VIRTIO_MMIO_IRQS)} virtio-mmio devices")
+        base = L.VIRTIO_MMIO_BASE + index * mmio_transport.WINDOW
+        irq = VIRTIO_MMIO_IRQS[index]
+        transport = VirtioMmio(device, base, self.irq_line(irq), self.host.loop)
+        self.mmio.register(base, mmio_transport.WINDOW, transport, f"virtio-mmio-{device.name}")
+        self.virtio_mmio.append((base, irq, transport))
+        return transport
 
     def _e820(self) -> list[e820.E820Entry]:
         return e820.build(self.config.ram_size)
@@ -282,6 +308,8 @@ class PcMachine:
     def close(self) -> None:
         for serial in self.serials:
             serial.output = _discard
+        for device in self.virtio_devices:
+            close_virtio(device)
         for vcpu in self.vcpus:
             vcpu.close()
         self.vcpus.clear()
