@@ -4,7 +4,6 @@ offsets as the C compiler lays them out (offsetof), checked once with libslirp-d
 from __future__ import annotations
 
 import ctypes
-import struct
 
 from pyvirt.net.libslirp import In6Addr, InAddr, SlirpCb, SlirpConfig
 
@@ -35,7 +34,4 @@ def test_addresses_are_in_network_order() -> None:
     from ipaddress import IPv4Address, IPv6Address
 
     assert bytes(InAddr.of(IPv4Address("10.0.2.15"))) == bytes([10, 0, 2, 15])
-    assert (
-        bytes(In6Addr.of(IPv6Address("fec0::3")))
-        == struct.pack(">H14x", 0xFEC0)[:2] + bytes(13) + b"\x03"
-    )
+    assert bytes(In6Addr.of(IPv6Address("fec0::3"))) == b"\xfe\xc0" + bytes(13) + b"\x03"
