@@ -275,24 +275,33 @@ class UserBackend(NetBackend):
         if self.loop is None:
             return
         old_read, old_write = self._watched.get(fd, (False, False))
-        if read != old_read:
-            if read:
-                self.loop.add_reader(fd, self._cycle)
-            else:
-                self.loop.remove_reader(fd)
-        if write != old_write:
-            if write:
-                self.loop.add_writer(fd, self._cycle)
-            else:
-                self.loop.remove_writer(fd)
+        try:
+            if read != old_read:
+                if read:
+                    self.loop.add_reader(fd, self._cycle)
+                else:
+                    self.loop.remove_reader(fd)
+            if write != old_write:
+                if write:
+                    self.loop.add_writer(fd, self._cycle)
+                else:
+                    self.loop.remove_writer(fd)
+        except OSError as e:  # closed behind our back: the next fill will not list it
+            log.debug("netdev %s: watching fd %d: %s", self.id, fd, e)
+            read = write = False
         if read or write:
             self._watched[fd] = (read, write)
         else:
             self._watched.pop(fd, None)
 
     def _set_reading(self, on: bool) -> None:
-        if self.loop is not None and self.slirp is not None and not self._in_cycle:
-            self._sync_watches()
+        if self.loop is None or self.slirp is None:
+            return
+        if on:
+            self._schedule(0)  # a fresh fill decides what to watch
+        else:
+            for fd, (_, write) in list(self._watched.items()):
+                self._watch(fd, False, write)
 
     # --- frames from the guest ---------------------------------------------------------------
 
