@@ -58,10 +58,14 @@ class Transport:
 class Driver:
     """The guest's side of two split virtqueues in a fake guest RAM."""
 
-    def __init__(self, features: int = F_VERSION_1 | F_MAC | F_STATUS | F_MRG_RXBUF) -> None:
+    def __init__(
+        self,
+        features: int = F_VERSION_1 | F_MAC | F_STATUS | F_MRG_RXBUF,
+        backend: NetBackend | None = None,
+    ) -> None:
         self.mem = GuestMemory()
         self.mem.add_ram(0, RAM)
-        self.backend = RecordingBackend()
+        self.backend = backend or RecordingBackend()
         self.dev = VirtioNet(self.mem, self.backend, MAC, queue_size=QSIZE)
         self.transport = Transport()
         self.dev.transport = self.transport
