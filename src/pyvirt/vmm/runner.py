@@ -143,7 +143,7 @@ class Vmm:
         self._outcome = None
         self._done = self._loop.create_future()
         serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
-        self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self)
+        self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self, loop=self._loop)
         self.boots += 1
         self.threads = [
             VcpuThread(

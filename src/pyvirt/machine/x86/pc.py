@@ -1,5 +1,9 @@
 """The `pc` machine on KVM: RAM, in-kernel interrupt controllers and PIT, legacy devices,
-firmware tables, and the boot CPU pointed at the kernel.
+a PCI host bridge (bus 0, ECAM, MSI-X through KVM's GSI routing), firmware tables, and the
+boot CPU pointed at the kernel.
+
+PCI devices are added after construction and before the vCPUs start, with
+`add_pci_device` or, for a virtio device, `add_virtio_pci`.
 
 A reboot builds a fresh PcMachine: every piece of guest-visible state (RAM,
 irqchip, vCPUs, devices) starts over, while the VMM keeps its chardevs.
@@ -7,6 +11,7 @@ irqchip, vCPUs, devices) starts over, while the VMM keeps its chardevs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import mmap
@@ -22,21 +27,27 @@ from pyvirt.hw.debug_exit import DebugExit
 from pyvirt.hw.fw_cfg import FwCfg
 from pyvirt.hw.i8042 import I8042
 from pyvirt.hw.irq import SharedIrq
+from pyvirt.hw.pci import ConfigAddress, ConfigData, Ecam, HostBridge, PciBus, PciDevice
+from pyvirt.hw.pci.host import CONFIG_ADDRESS_PORT, CONFIG_DATA_LEN, CONFIG_DATA_PORT
 from pyvirt.hw.reset_control import ResetControl
 from pyvirt.hw.rtc import CENTURY, CmosRtc
 from pyvirt.hw.serial import Serial16550
-from pyvirt.kvm import Kvm, Vcpu
+from pyvirt.hw.virtio.device import VirtioDevice
+from pyvirt.hw.virtio.pci import VirtioPciTransport
+from pyvirt.kvm import Kvm, Vcpu, Vm
 from pyvirt.kvm import numbers as kn
+from pyvirt.kvm.gsi_routing import GsiRouter
 from pyvirt.kvm.structs import CpuidEntry2, LapicState
 from pyvirt.memory import GuestMemory, host_address
 
-from . import cpuid, e820
+from . import cpuid, e820, pc_pci
 from . import entry as cpu_entry
 from . import layout as L
 from .acpi import AcpiConfig, IsaResources, build_acpi_tables
 from .boot import load_kernel, read_kernel
 from .loader import BootError, BootInput
 from .mptable import build_mptable
+from .pc_interrupts import pci_intx_gsi
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +102,21 @@ class PcConfig:
     uuid: bytes = bytes(16)
 
 
+class KvmIoEventFds:
+    """MMIO ioeventfds for PCI devices: any write length where KVM supports it, else 2 bytes
+    (a virtio notification's width; other widths still reach the device as exits)."""
+
+    def __init__(self, vm: Vm) -> None:
+        self.vm = vm
+        self.length = 0 if vm.check_extension(kn.Cap.IOEVENTFD_ANY_LENGTH) > 0 else 2
+
+    def add_mmio_ioeventfd(self, fd: int, addr: int) -> None:
+        self.vm.ioeventfd(fd, addr, self.length)
+
+    def remove_mmio_ioeventfd(self, fd: int, addr: int) -> None:
+        self.vm.ioeventfd(fd, addr, self.length, deassign=True)
+
+
 class PcMachine:
     def __init__(
         self,
@@ -98,10 +124,13 @@ class PcMachine:
         config: PcConfig,
         serial_lines: list[CharBackend | None],
         events: PowerEvents,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
+        """`loop` is the VMM's main loop, where virtio queue work runs (virtio-pci needs it)."""
         self.kvm = kvm
         self.config = config
         self.events = events
+        self.loop = loop
         self.pio = Bus("ioport")
         self.mmio = Bus("mmio")
         self.mem = GuestMemory()
@@ -110,6 +139,8 @@ class PcMachine:
         self.com_ports: list[tuple[int, int]] = []  # (port, IRQ) of each UART present
         self.entry: cpu_entry.EntryState | None = None
         self._rom: mmap.mmap | None = None
+        self._irqs: dict[int, SharedIrq] = {}
+        self.pci: PciBus | None = None
         self.vm = kvm.create_vm()
         try:
             self._build(serial_lines)
@@ -142,14 +173,14 @@ class PcMachine:
             region = self.mem.add_ram(gpa, size)
             self.vm.set_user_memory_region(slot, gpa, size, region.host_addr)
 
+    def _irq_line(self, gsi: int) -> Callable[[bool], None]:
+        """A new source on interrupt line `gsi`, wired-OR with the others on it."""
+        if gsi not in self._irqs:
+            self._irqs[gsi] = SharedIrq(lambda level: self.vm.irq_line(gsi, level))
+        return self._irqs[gsi].source()
+
     def _add_devices(self, serial_lines: list[CharBackend | None]) -> None:
-        irqs: dict[int, SharedIrq] = {}
-
-        def line(irq: int) -> Callable[[bool], None]:
-            if irq not in irqs:
-                irqs[irq] = SharedIrq(lambda level, irq=irq: self.vm.irq_line(irq, level))
-            return irqs[irq].source()
-
+        line = self._irq_line
         for index, backend in enumerate(serial_lines[: len(COM_PORTS)]):
             if backend is None:
                 continue
@@ -185,9 +216,56 @@ class PcMachine:
 
         for iobase, iosize in self.config.debug_exits:
             self.pio.register(iobase, iosize, DebugExit(self.events.debug_exit), "isa-debug-exit")
+        self._add_pci()
+
+    def _add_pci(self) -> None:
+        """Bus 0 with the host bridge at 00.0, reached through ports 0xCF8/0xCFC and the ECAM."""
+        vm = self.vm
+        msi = None
+        if vm.check_extension(kn.Cap.IRQ_ROUTING) > 0 and vm.check_extension(kn.Cap.IRQFD) > 0:
+            msi = GsiRouter(vm)
+        ioeventfds = KvmIoEventFds(vm) if vm.check_extension(kn.Cap.IOEVENTFD) > 0 else None
+        self.pci_windows = pc_pci.windows(
+            self.config.ram_size, pc_pci.phys_bits(self.kvm.supported_cpuid())
+        )
+        self.pci = PciBus(
+            self.mmio,
+            self.pio,
+            self.pci_windows,
+            intx_gsi=pci_intx_gsi,
+            irq_line=self._irq_line,
+            msi=msi,
+            ioeventfds=ioeventfds,
+        )
+        self.pci.add(HostBridge(), slot=0)
+        address = ConfigAddress()
+        self.pio.register(CONFIG_ADDRESS_PORT, 1, address, "pci-config-address")
+        data = ConfigData(self.pci, address)
+        self.pio.register(CONFIG_DATA_PORT, CONFIG_DATA_LEN, data, "pci-config-data")
+        self.mmio.register(L.PCI_ECAM_ADDR, L.PCI_ECAM_SIZE, Ecam(self.pci), "pci-ecam")
+
+    def add_pci_device(self, device: PciDevice, slot: int | None = None) -> int:
+        """Plug `device` into bus 0 (the next free slot by default); returns its slot.
+
+        Raises PciError (a ValueError) when the slot is taken or the BAR windows are full.
+        """
+        assert self.pci is not None
+        return self.pci.add(device, slot)
+
+    def add_virtio_pci(self, device: VirtioDevice, slot: int | None = None) -> VirtioPciTransport:
+        """Put `device` behind a modern virtio-pci function on bus 0; returns the transport."""
+        if self.loop is None:
+            raise BootError("virtio-pci devices need the VMM's main loop (PcMachine(loop=...))")
+        transport = VirtioPciTransport(device, self.loop)
+        try:
+            self.add_pci_device(transport, slot)
+        except BaseException:
+            transport.close()
+            raise
+        return transport
 
     def _e820(self) -> list[e820.E820Entry]:
-        return e820.build(self.config.ram_size)
+        return e820.build(self.config.ram_size, reserved=[(L.PCI_ECAM_ADDR, L.PCI_ECAM_SIZE)])
 
     def _firmware_tables(self) -> int:
         """Write the ACPI tables and the MP table; returns the RSDP address."""
@@ -198,6 +276,7 @@ class PcMachine:
                 sci_irq=SCI_IRQ,
                 serial_ports=serial_res,
                 rtc_century_index=CENTURY,
+                pci=pc_pci.acpi_host(self.pci_windows),
             ),
             L.ACPI_TABLES_ADDR,
         )
@@ -282,6 +361,8 @@ class PcMachine:
     def close(self) -> None:
         for serial in self.serials:
             serial.output = _discard
+        if self.pci is not None:
+            self.pci.close()  # irqfds, ioeventfds and the main loop's readers go first
         for vcpu in self.vcpus:
             vcpu.close()
         self.vcpus.clear()
