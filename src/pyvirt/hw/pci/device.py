@@ -220,9 +220,12 @@ class PciDevice:
     ) -> Bar:
         """Declare BAR `index`; it decodes once the VMM (or the guest) gives it an address."""
         bar = Bar(index, kind, size, region, prefetchable, name or f"{self.name}.bar{index}")
-        for i in range(index, index + bar.registers):
-            if self.bars[i] is not None or (i > 0 and (prev := self.bars[i - 1]) and prev.is_64):
-                raise ValueError(f"{self.name}: BAR register {i} is taken")
+        taken: set[int] = set()
+        for other in self.bars:
+            if other is not None:
+                taken.update(range(other.index, other.index + other.registers))
+        if taken & set(range(index, index + bar.registers)):
+            raise ValueError(f"{self.name}: BAR register {index} is taken")
         self.bars[index] = bar
         offset = R.bar_offset(index)
         width = 4 * bar.registers
