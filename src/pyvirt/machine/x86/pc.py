@@ -239,6 +239,8 @@ class PcMachine:
         )
         self.pci.add(HostBridge(), slot=0)
         address = ConfigAddress()
+        # One port: the bus decodes an access by its first port, so the dword at 0xCF8 reaches
+        # the address register while a byte at 0xCF9 still reaches the reset register.
         self.pio.register(CONFIG_ADDRESS_PORT, 1, address, "pci-config-address")
         data = ConfigData(self.pci, address)
         self.pio.register(CONFIG_DATA_PORT, CONFIG_DATA_LEN, data, "pci-config-data")
