@@ -5,7 +5,9 @@ and lengths), recompiling its disassembly must give back our bytes, iasl's
 data-table compiler must produce our exact RSDP (both checksums) from the
 field values alone, and acpiexec (ACPICA's interpreter, the code Linux
 runs) must load the tables, accept the FADT without "Firmware Warning"s and
-evaluate \\_S5 to the sleep type our PM device powers off on.
+evaluate \\_S5 to the sleep type our PM device powers off on. With the PC's PCI
+host bridge, iasl decodes the MCFG we meant, and acpiexec evaluates the bridge's
+_CRS, _PRT and _OSC to what Linux will see.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from typing import NamedTuple
 import pytest
 
 from pyvirt.hw.acpi_pm import SLP_TYP_S5
+from pyvirt.machine.x86 import aml, pc_pci
 from pyvirt.machine.x86.acpi import AcpiConfig, AcpiTables, build_acpi_tables
+from pyvirt.machine.x86.pc_interrupts import pci_intx_gsi
 
 IASL = shutil.which("iasl")
 ACPIEXEC = shutil.which("acpiexec")
 pytestmark = pytest.mark.skipif(IASL is None, reason="iasl (Debian acpica-tools) is not installed")
 
-SDTS = ["FACS", "DSDT", "FACP", "APIC", "RSDT", "XSDT"]
+SDTS = ["FACS", "DSDT", "FACP", "APIC", "MCFG", "RSDT", "XSDT"]
+# The PC's PCI host bridge for 256 MiB of RAM and 40 physical address bits.
+PCI_HOST = pc_pci.acpi_host(pc_pci.windows(256 << 20, 40))
 FIELD = re.compile(
     r"^\[(?P<hex>[0-9A-F]+)h (?P<off>\d+)\s+(?P<len>\d+)\]\s+(?P<label>.*?) : (?P<value>.*)$"
 )
@@ -43,15 +49,24 @@ class Built(NamedTuple):
     tables: AcpiTables
     workdir: Path  # holds <signature>.dat for every table
     num_cpus: int
+    pci: bool
 
 
-@pytest.fixture(scope="module", params=[1, 4], ids=lambda n: f"{n}cpu")
+@pytest.fixture(
+    scope="module", params=[(1, False), (1, True), (4, True)], ids=["1cpu", "1cpu-pci", "4cpu-pci"]
+)
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    tables = build_acpi_tables(AcpiConfig(num_cpus=request.param))
-    workdir = tmp_path_factory.mktemp(f"acpi{request.param}")
+    num_cpus, pci = request.param
+    tables = build_acpi_tables(AcpiConfig(num_cpus=num_cpus, pci=PCI_HOST if pci else None))
+    workdir = tmp_path_factory.mktemp(f"acpi{num_cpus}{'pci' if pci else ''}")
     for sig in tables.tables:
         (workdir / f"{sig.lower()}.dat").write_bytes(tables.table(sig))
-    return Built(tables, workdir, request.param)
+    return Built(tables, workdir, num_cpus, pci)
+
+
+def tables_of(built: Built, sig: str) -> None:
+    if sig not in built.tables.tables:
+        pytest.skip(f"no {sig} in this configuration")
 
 
 def disassemble(workdir: Path, sig: str) -> str:
@@ -80,16 +95,19 @@ def decoded_flags(dsl: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("sig", SDTS)
 def test_iasl_disassembles_every_table_cleanly(built: Built, sig: str) -> None:
+    tables_of(built, sig)
     workdir = built.workdir
     dsl = disassemble(workdir, sig)
     if sig == "DSDT":
         assert "Name (\\_S5, Package (0x04)" in dsl
         assert 'EisaId ("PNP0501")' in dsl
         assert "ACPI0007" in dsl
+        assert ('EisaId ("PNP0A08")' in dsl) == built.pci
 
 
 @pytest.mark.parametrize("sig", SDTS)
 def test_recompiled_disassembly_gives_back_our_bytes(built: Built, sig: str) -> None:
+    tables_of(built, sig)
     tables, workdir = built.tables, built.workdir
     disassemble(workdir, sig)
     prefix = f"recompiled_{sig.lower()}"
@@ -179,8 +197,81 @@ def test_acpica_loads_the_tables_and_evaluates_s5(built: Built) -> None:
     assert "from AcpiGetSleepTypeData" not in out  # acpiexec probes \_S0-\_S5 too
     devices = re.search(r"Table \[DSDT: PYVIRTVM\].* with\s+(\d+) Devices", out)
     assert devices, out
-    assert int(devices[1]) == built.num_cpus + 2  # processors, COM1, RTC
+    # processors, COM1, RTC (and the PCI host bridge and its motherboard resources)
+    assert int(devices[1]) == built.num_cpus + 2 + 2 * built.pci
     m = re.search(r"Evaluation of \\_S5 returned.*?\n(.*?)\n\n", out, re.S)
     assert m, out
     values = [int(v, 16) for v in re.findall(r"\[Integer\] = ([0-9A-F]+)", m[1])]
     assert values == [SLP_TYP_S5, SLP_TYP_S5, 0, 0]
+
+
+def test_iasl_reads_the_mcfg_we_meant(built: Built) -> None:
+    tables_of(built, "MCFG")
+    fields = spec_fields(disassemble(built.workdir, "MCFG"))
+    assert fields[44, "Base Address"] == "00000000E0000000"
+    assert fields[52, "Segment Group Number"] == "0000"
+    assert fields[54, "Start Bus Number"] == "00"
+    assert fields[55, "End Bus Number"] == "FF"
+
+
+def acpiexec(built: Built, *commands: str) -> str:
+    """Run `commands` in acpiexec over our DSDT; asserts it complained about nothing."""
+    if ACPIEXEC is None:
+        pytest.skip("acpiexec (Debian acpica-tools) is not installed")
+    if not built.pci:
+        pytest.skip("no PCI host bridge in this configuration")
+    out = run([str(ACPIEXEC), "-b", ";".join(commands), "dsdt.dat"], built.workdir)
+    assert not re.search(r"Warning|Error|Exception", out), out
+    return out
+
+
+def returned(out: str, path: str) -> str:
+    m = re.search(rf"Evaluation of {re.escape(path)} returned.*?\n(.*?)(?:\n\n|\Z)", out, re.S)
+    assert m, out
+    return m[1]
+
+
+def test_acpica_evaluates_the_pci_routing_table(built: Built) -> None:
+    prt = returned(acpiexec(built, "evaluate \\_SB.PCI0._PRT"), "\\_SB.PCI0._PRT")
+    assert "Contains 128 Elements" in prt
+    values = [int(v, 16) for v in re.findall(r"\[Integer\] = ([0-9A-F]+)", prt)]
+    entries = [tuple(values[i : i + 4]) for i in range(0, len(values), 4)]
+    assert entries == [
+        ((slot << 16) | 0xFFFF, pin, 0, pci_intx_gsi(slot, pin))
+        for slot in range(32)
+        for pin in range(4)
+    ]
+    assert {gsi for *_, gsi in entries} == set(range(16, 24))
+
+
+def test_acpica_evaluates_the_bridge_windows(built: Built) -> None:
+    crs = returned(acpiexec(built, "evaluate \\_SB.PCI0._CRS"), "\\_SB.PCI0._CRS")
+    data = bytes.fromhex("".join(re.findall(r"^\s+[0-9A-F]{4}: ((?:[0-9A-F]{2} )+)", crs, re.M)))
+    assert PCI_HOST.mem64 is not None
+    expected = [
+        aml.word_bus_number(0, 0xFF),
+        aml.io_port(0xCF8, 8),
+        aml.word_io(0, 0xCF7),
+        aml.word_io(0xD00, 0xFFFF),
+        aml.dword_memory(PCI_HOST.mem32[0], PCI_HOST.mem32[1] - 1),
+        aml.qword_memory(PCI_HOST.mem64[0], PCI_HOST.mem64[1] - 1),
+    ]
+    assert data == b"".join(expected) + b"\x79\x00"
+
+
+UUID_BYTES = "(5b4ddb33f71f1c4096577441c03dd766)"  # ToUUID ("33DB4D5B-...") in memory order
+CAPS = "(000000001f0000001d000000)"  # CDW1 = 0, support = 0x1F, control asked = 0x1D
+
+
+@pytest.mark.parametrize(
+    ("uuid", "revision", "cdw1"),
+    [(UUID_BYTES, 1, 0), ("(00112233445566778899aabbccddeeff)", 1, 4), (UUID_BYTES, 2, 8)],
+    ids=["granted", "unknown-uuid", "unknown-revision"],
+)
+def test_acpica_evaluates_osc(built: Built, uuid: str, revision: int, cdw1: int) -> None:
+    out = acpiexec(built, f"evaluate \\_SB.PCI0._OSC {uuid} {revision} 3 {CAPS}")
+    result = returned(out, "\\_SB.PCI0._OSC")
+    words = re.search(r"0000: ((?:[0-9A-F]{2} ){12})", result)
+    assert words, result
+    got = bytes.fromhex(words[1])
+    assert got == bytes([cdw1, 0, 0, 0, 0x1F, 0, 0, 0, 0x1D, 0, 0, 0])  # control as asked

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from pyvirt.hw.acpi_pm import PM_TIMER_BITS, SLP_TYP_S5, AcpiPmPorts
+from pyvirt.machine.x86 import aml
 from pyvirt.machine.x86.acpi import (
     ACPI_TABLES_ADDR,
     AcpiConfig,
     AcpiTables,
     IsaResources,
+    PciHost,
     build_acpi_tables,
 )
 
@@ -320,3 +322,72 @@ def test_header_layout() -> None:
     assert mem.raw(madt + 10, 6) == b"PYVIRT"  # OEMID
     assert mem.raw(madt + 16, 8) == b"PYVIRTVM"  # OEM Table ID
     assert mem.raw(madt + 28, 4) == b"PYVT"  # Creator ID
+
+
+# --- the PCI host bridge -------------------------------------------------------------------------
+
+PCI = PciHost(ecam_base=0xE0000000, mem32=(0xC0000000, 0xE0000000), mem64=(1 << 32, 9 << 32))
+
+
+def test_mcfg_describes_the_ecam() -> None:
+    tables, mem = build(1, pci=PCI)
+    mcfg = find(mem, tables, b"MCFG")
+    assert tables.tables["MCFG"] == mcfg
+    assert mem.u32(mcfg + 4) == 36 + 8 + 16
+    assert mem.u8(mcfg + 8) == 1  # revision
+    assert mem.raw(mcfg + 36, 8) == bytes(8)  # reserved
+    assert mem.u64(mcfg + 44) == 0xE0000000  # base address
+    assert mem.u16(mcfg + 52) == 0  # segment
+    assert (mem.u8(mcfg + 54), mem.u8(mcfg + 55)) == (0, 0xFF)  # buses
+    assert sum(mem.table(mcfg)) % 256 == 0
+
+
+def test_rsdt_and_xsdt_list_the_mcfg_too() -> None:
+    _, mem = build(1, pci=PCI)
+    assert sorted(xsdt_entries(mem, BASE)) == [b"APIC", b"FACP", b"MCFG"]
+    rsdt = mem.u32(BASE + 16)
+    assert mem.u32(rsdt + 4) == 36 + 4 * 3
+    assert {mem.u32(rsdt + 36 + 4 * i) for i in range(3)} == set(xsdt_entries(mem, BASE).values())
+
+
+def test_dsdt_has_the_host_bridge() -> None:
+    tables, mem = build(1, pci=PCI)
+    body = mem.table(tables.tables["DSDT"])[36:]
+    assert b"PCI0\x08_HID\x0c\x41\xd0\x0a\x08" in body  # EisaId ("PNP0A08")
+    assert b"\x08_CID\x0c\x41\xd0\x0a\x03" in body  # EisaId ("PNP0A03")
+    assert b"_PRT" in body and b"_OSC" in body and b"MRES" in body
+    assert aml.word_io(0xD00, 0xFFFF) in body
+    assert aml.dword_memory(0xC0000000, 0xDFFFFFFF) in body
+    assert aml.qword_memory(1 << 32, (9 << 32) - 1) in body
+    assert aml.memory32_fixed(0xE0000000, 0x10000000) in body
+    # _PRT: slot 5 INTB is GSI 16 + (5 + 1) % 8.
+    assert aml.package(0x5FFFF, 1, 0, 22) in body
+    no_pci, mem2 = build(1)
+    assert b"PCI0" not in mem2.table(no_pci.tables["DSDT"]) and "MCFG" not in no_pci.tables
+
+
+def test_without_a_64_bit_window() -> None:
+    tables, mem = build(1, pci=PciHost(0xE0000000, (0xC0000000, 0xE0000000)))
+    assert b"\x8a\x2b\x00" not in mem.table(tables.tables["DSDT"])  # no QWordMemory
+
+
+def test_largest_config_with_pci_fits_the_bios_area() -> None:
+    tables, _ = build(255, pci=PCI)
+    assert BASE + len(tables.blob) <= 0xF0000
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"ecam_base": 0xE0080000},  # not 1 MiB aligned
+        {"ecam_base": 0xF8000000},  # 256 buses run past 4 GiB
+        {"bus_end": 256},
+        {"mem32": (0xE0000000, 0xC0000000)},
+        {"mem32": (0xC0000000, (1 << 32) + 1)},
+        {"mem64": (0xC0000000, 1 << 33)},
+    ],
+)
+def test_bad_pci_hosts_are_refused(kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"ecam_base": 0xE0000000, "mem32": (0xC0000000, 0xE0000000)}
+    with pytest.raises(ValueError):
+        PciHost(**{**args, **kw})  # type: ignore[arg-type]

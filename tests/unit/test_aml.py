@@ -113,3 +113,66 @@ def test_large_scope_uses_multibyte_pkg_length() -> None:
     length, used = decode_pkg_length(scope[1:])
     assert used > 1
     assert length == len(scope) - 1
+
+
+# --- PCI host bridge resources and _OSC ---------------------------------------------------------
+
+
+def test_word_bus_number_and_word_io() -> None:
+    # WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0xFF, 0, 0x100)
+    assert aml.word_bus_number(0, 0xFF) == bytes.fromhex(
+        "88 0d00 02 0c 00 0000 0000 ff00 0000 0001"
+    )
+    # WordIO (..., EntireRange, 0, 0xD00, 0xFFFF, 0, 0xF300)
+    assert aml.word_io(0xD00, 0xFFFF) == bytes.fromhex("88 0d00 01 0c 03 0000 000d ffff 0000 00f3")
+    with pytest.raises(ValueError):
+        aml.word_io(0, 0xFFFF)  # its length, 0x10000, does not fit a word
+
+
+def test_dword_and_qword_memory() -> None:
+    dword = aml.dword_memory(0xC0000000, 0xDFFFFFFF)
+    assert dword[:6] == bytes.fromhex("87 1700 00 0c 01")  # memory, producer, NonCacheable+RW
+    assert dword[6:] == (bytes(4) + bytes.fromhex("000000c0 ffffffdf") + bytes(4)
+                         + bytes.fromhex("00000020"))  # fmt: skip
+    qword = aml.qword_memory(1 << 36, (1 << 37) - 1)
+    assert qword[:6] == bytes.fromhex("8a 2b00 00 0c 03")  # Cacheable+RW
+    assert len(qword) == 3 + 0x2B
+    assert int.from_bytes(qword[6 + 8 : 6 + 16], "little") == 1 << 36
+    assert int.from_bytes(qword[6 + 32 : 6 + 40], "little") == 1 << 36  # the length
+    with pytest.raises(ValueError):
+        aml.dword_memory(0, 1 << 32)
+
+
+def test_memory32_fixed() -> None:
+    assert aml.memory32_fixed(0xE0000000, 0x10000000) == bytes.fromhex(
+        "86 0900 01 000000e0 00000010"
+    )
+    with pytest.raises(ValueError):
+        aml.memory32_fixed(0xF0000000, 0x20000000)
+
+
+def test_to_uuid_byte_order() -> None:
+    # ToUUID ("33DB4D5B-1FF7-401C-9657-7441C03DD766"): the first three fields little-endian
+    assert aml.to_uuid(
+        "33DB4D5B-1FF7-401C-9657-7441C03DD766"
+    ) == b"\x11\x13\x0a\x10" + bytes.fromhex("5b4ddb33 f71f 1c40 9657 7441c03dd766")
+
+
+def test_method_framing_and_terms() -> None:
+    body = aml.return_(aml.arg(3))
+    method = aml.method("_OSC", 4, body)
+    assert method[0] == 0x14
+    length, used = decode_pkg_length(method[1:])
+    assert length == len(method) - 1
+    assert method[1 + used :] == b"_OSC\x04" + b"\xa4\x6b"
+    assert aml.method("FOO", 0, serialized=True)[-1] == 0x08
+    assert aml.create_dword_field(aml.arg(3), 4, "CDW2") == b"\x8a\x6b\x0a\x04CDW2"
+    assert aml.lequal(aml.arg(1), aml.integer(1)) == b"\x93\x69\x01"
+    assert aml.lnot(aml.local(0)) == b"\x92\x60"
+    assert aml.or_(aml.name_string("CDW1"), aml.integer(4), "CDW1") == b"\x7dCDW1\x0a\x04CDW1"
+    if_ = aml.if_(aml.arg(0), aml.return_(aml.integer(0)))
+    assert if_ == b"\xa0\x04\x68\xa4\x00"
+    assert aml.else_(aml.return_(aml.integer(1))) == b"\xa1\x03\xa4\x01"
+    for bad in (lambda: aml.arg(7), lambda: aml.local(8), lambda: aml.method("X", 8)):
+        with pytest.raises(ValueError):
+            bad()

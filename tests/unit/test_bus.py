@@ -176,3 +176,24 @@ def test_independent_lines() -> None:
     assert (a_levels, b_levels) == ([True], [])
     b(True)
     assert b_levels == [True]
+
+
+def test_moving_a_mapping_forgets_cached_lookups(bus: Bus) -> None:
+    """A PCI BAR moves: lookups cached before the move must not reach the old place."""
+    bar = Recorder(0x5A)
+    bus.register(0x1000, 0x10, bar, "bar")
+    assert bus.read(0x1004, 1) == 0x5A  # now cached
+    bus.unregister(bar)
+    bus.register(0x2000, 0x10, bar, "bar")
+    assert bus.read(0x1004, 1) == 0xFF
+    assert bus.read(0x2004, 1) == 0x5A
+    assert bar.reads == [(4, 1), (4, 1)]
+
+
+def test_a_refused_overlap_leaves_the_bus_as_it_was(bus: Bus) -> None:
+    a, b = Recorder(1), Recorder(2)
+    bus.register(0x100, 0x10, a, "a")
+    with pytest.raises(ValueError, match="overlaps a"):
+        bus.register(0x108, 0x10, b, "b")
+    assert bus.describe() == ["0x0100-0x010f a"]
+    assert bus.read(0x110, 1) == 0xFF

@@ -65,3 +65,16 @@ def test_fw_cfg_file_format() -> None:
     assert len(blob) == 20 * 3
     assert struct.unpack_from("<QQI", blob, 20) == (4 * GiB, GiB, 1)
     assert struct.unpack_from("<QQI", blob, 40) == (0x9FC00, 0x400, 2)
+
+
+def test_reserved_ranges_go_in_address_order() -> None:
+    ecam = (0xE0000000, 0x10000000)
+    entries = build(6 * GiB, reserved=[ecam])
+    assert E820Entry(*ecam, RESERVED) in entries
+    assert entries == sorted(entries, key=lambda e: e.addr)
+    assert entries[-1] == E820Entry(4 * GiB, 3 * GiB, RAM)
+
+
+def test_a_reserved_range_over_ram_is_refused() -> None:
+    with pytest.raises(ValueError, match="overlaps RAM"):
+        build(4 * GiB, reserved=[(0xBFF00000, 0x200000)])

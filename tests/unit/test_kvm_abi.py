@@ -33,10 +33,17 @@ STRUCTS: dict[type[ctypes.Structure], str] = {
     s.IrqLevel: "struct kvm_irq_level",
     s.PitConfig: "struct kvm_pit_config",
     s.ExitDebug: "struct kvm_debug_exit_arch",
+    s.IrqRoutingIrqchip: "struct kvm_irq_routing_irqchip",
+    s.IrqRoutingMsi: "struct kvm_irq_routing_msi",
+    s.IrqRoutingEntry: "struct kvm_irq_routing_entry",
+    s.IrqRoutingHeader: "struct kvm_irq_routing",
+    s.Irqfd: "struct kvm_irqfd",
+    s.Ioeventfd: "struct kvm_ioeventfd",
+    s.Msi: "struct kvm_msi",
 }
 
 # Structures whose C counterpart ends in a flexible array that ours leaves out.
-FLEXIBLE = {s.MsrsHeader, s.MsrListHeader, s.Cpuid2Header}
+FLEXIBLE = {s.MsrsHeader, s.MsrListHeader, s.Cpuid2Header, s.IrqRoutingHeader}
 
 # Exit-union members that only newer headers have: name -> the macro that guards them.
 NEWER_EXIT_MEMBERS = {"memory_fault": "KVM_EXIT_MEMORY_FAULT"}
@@ -47,6 +54,7 @@ REQUIRED_IOCTLS = (
     "GET_SUPPORTED_CPUID", "SET_CPUID2", "CREATE_PIT2", "IRQ_LINE", "GET_LAPIC", "GET_MSRS",
     "SET_MSRS", "GET_FPU", "GET_MP_STATE", "SET_TSS_ADDR", "SET_IDENTITY_MAP_ADDR",
     "GET_MSR_INDEX_LIST", "CREATE_VM", "CREATE_VCPU", "CHECK_EXTENSION", "GET_VCPU_MMAP_SIZE",
+    "SET_GSI_ROUTING", "IRQFD", "IOEVENTFD", "SIGNAL_MSI",
 )  # fmt: skip
 
 
@@ -99,6 +107,10 @@ def _expected() -> dict[str, tuple[int, str | None]]:
         add(f"flex|struct kvm_msrs|entries|{count}", ctypes.sizeof(s.msrs_type(count)))
         add(f"flex|struct kvm_msr_list|indices|{count}", ctypes.sizeof(s.msr_list_type(count)))
         add(f"flex|struct kvm_cpuid2|entries|{count}", ctypes.sizeof(s.cpuid2_type(count)))
+        add(
+            f"flex|struct kvm_irq_routing|entries|{count}",
+            ctypes.sizeof(s.irq_routing_type(count)),
+        )
 
     for name, value in vars(n).items():
         if name.isupper() and isinstance(value, int) and not isinstance(value, tuple):
@@ -226,3 +238,7 @@ def test_ioctl_numbers_well_known_values() -> None:
     assert n.GET_SREGS == 0x8138AE83  # sizeof(struct kvm_sregs) = 0x138
     assert n.GET_MSRS == 0xC008AE88
     assert n.SET_USER_MEMORY_REGION == 0x4020AE46
+    assert n.SET_GSI_ROUTING == 0x4008AE6A  # header only: the entries follow it
+    assert n.IRQFD == 0x4020AE76
+    assert n.IOEVENTFD == 0x4040AE79
+    assert n.SIGNAL_MSI == 0x4020AEA5

@@ -12,7 +12,7 @@ import bisect
 import logging
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -40,47 +40,63 @@ def ones(size: int) -> int:
     return (1 << (8 * size)) - 1
 
 
+@dataclass(frozen=True)
+class _Decode:
+    """One immutable snapshot of a bus's mappings, swapped whole on every change."""
+
+    maps: tuple[Mapping, ...] = ()
+    bases: tuple[int, ...] = ()
+    cache: dict[int, Mapping | None] = field(default_factory=dict)  # address -> mapping
+
+
 class Bus:
-    """Routes reads and writes to the device that claims the address."""
+    """Routes reads and writes to the device that claims the address.
+
+    Mappings can change while vCPU threads decode (a guest moves a PCI BAR):
+    writers build a new snapshot under a lock and publish it with one
+    assignment, so a lookup always sees a whole table, old or new.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._maps: list[Mapping] = []
-        self._bases: list[int] = []
+        self._decode = _Decode()
+        self._change_lock = threading.Lock()
         self.unclaimed: Counter[tuple[str, int]] = Counter()
-        self._cache: dict[int, Mapping | None] = {}  # address -> mapping, filled on lookup
         self._count_lock = threading.Lock()
 
     def register(self, base: int, length: int, device: BusDevice, name: str) -> None:
         if length <= 0:
             raise ValueError(f"{self.name}: {name} has an empty range")
-        for m in self._maps:
-            if base < m.end and m.base < base + length:
-                raise ValueError(
-                    f"{self.name}: {name} at {base:#x}+{length:#x} overlaps {m.name} at {m.base:#x}"
-                )
-        index = bisect.bisect(self._bases, base)
-        self._maps.insert(index, Mapping(base, length, device, name))
-        self._bases.insert(index, base)
-        self._cache.clear()
+        with self._change_lock:
+            maps = self._decode.maps
+            for m in maps:
+                if base < m.end and m.base < base + length:
+                    raise ValueError(
+                        f"{self.name}: {name} at {base:#x}+{length:#x} overlaps {m.name} "
+                        f"at {m.base:#x}"
+                    )
+            index = bisect.bisect([m.base for m in maps], base)
+            self._publish((*maps[:index], Mapping(base, length, device, name), *maps[index:]))
 
     def unregister(self, device: BusDevice) -> None:
-        keep = [m for m in self._maps if m.device is not device]
-        self._maps = keep
-        self._bases = [m.base for m in keep]
-        self._cache.clear()
+        with self._change_lock:
+            self._publish(tuple(m for m in self._decode.maps if m.device is not device))
+
+    def _publish(self, maps: tuple[Mapping, ...]) -> None:
+        self._decode = _Decode(maps, tuple(m.base for m in maps))
 
     def find(self, addr: int) -> Mapping | None:
+        decode = self._decode
         try:
-            return self._cache[addr]
+            return decode.cache[addr]
         except KeyError:
             pass
         found = None
-        index = bisect.bisect(self._bases, addr) - 1
-        if index >= 0 and addr < self._maps[index].end:
-            found = self._maps[index]
-        if len(self._cache) < 4096:  # MMIO addresses are many; ports are few
-            self._cache[addr] = found
+        index = bisect.bisect(decode.bases, addr) - 1
+        if index >= 0 and addr < decode.maps[index].end:
+            found = decode.maps[index]
+        if len(decode.cache) < 4096:  # MMIO addresses are many; ports are few
+            decode.cache[addr] = found
         return found
 
     def read(self, addr: int, size: int) -> int:
@@ -106,7 +122,7 @@ class Bus:
             log.debug("%s: unclaimed %s at %#x size %d%s", self.name, op, addr, size, shown)
 
     def describe(self) -> list[str]:
-        return [f"{m.base:#06x}-{m.end - 1:#06x} {m.name}" for m in self._maps]
+        return [f"{m.base:#06x}-{m.end - 1:#06x} {m.name}" for m in self._decode.maps]
 
 
 class Sink:

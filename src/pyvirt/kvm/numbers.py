@@ -27,6 +27,10 @@ CREATE_IRQCHIP = io(0x60)
 IRQ_LINE = iow(0x61, s.IrqLevel)
 IRQ_LINE_STATUS = iowr(0x67, s.IrqLevel)
 CREATE_PIT2 = iow(0x77, s.PitConfig)
+SET_GSI_ROUTING = iow(0x6A, s.IrqRoutingHeader)
+IRQFD = iow(0x76, s.Irqfd)
+IOEVENTFD = iow(0x79, s.Ioeventfd)
+SIGNAL_MSI = iow(0xA5, s.Msi)
 
 # vCPU fd
 RUN = io(0x80)
@@ -48,6 +52,18 @@ SET_MP_STATE = iow(0x99, s.MpState)
 PIT_SPEAKER_DUMMY = 1
 MEM_READONLY = 1 << 1
 
+# GSI routing (KVM_SET_GSI_ROUTING): entry types and the x86 irqchips
+IRQ_ROUTING_IRQCHIP = 1
+IRQ_ROUTING_MSI = 2
+IRQCHIP_PIC_MASTER = 0
+IRQCHIP_PIC_SLAVE = 1
+IRQCHIP_IOAPIC = 2
+
+IRQFD_FLAG_DEASSIGN = 1 << 0
+IOEVENTFD_FLAG_DATAMATCH = 1 << 0
+IOEVENTFD_FLAG_PIO = 1 << 1
+IOEVENTFD_FLAG_DEASSIGN = 1 << 2
+
 
 class Cap(enum.IntEnum):
     """Capabilities queried with KVM_CHECK_EXTENSION."""
@@ -68,6 +84,9 @@ class Cap(enum.IntEnum):
     PIT2 = 33
     IOEVENTFD = 36
     IRQFD = 32
+    IRQ_ROUTING = 25
+    SIGNAL_MSI = 77
+    IOEVENTFD_ANY_LENGTH = 122
     MAX_VCPUS = 66
     IMMEDIATE_EXIT = 136
     READONLY_MEM = 81

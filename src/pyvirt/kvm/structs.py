@@ -158,6 +158,77 @@ class PitConfig(ctypes.Structure):
     _fields_ = [("flags", c_uint32), ("pad", c_uint32 * 15)]
 
 
+class IrqRoutingIrqchip(ctypes.Structure):
+    _fields_ = [("irqchip", c_uint32), ("pin", c_uint32)]
+
+
+class IrqRoutingMsi(ctypes.Structure):
+    """struct kvm_irq_routing_msi; `devid` (the union with pad) stays 0 on x86."""
+
+    _fields_ = [
+        ("address_lo", c_uint32),
+        ("address_hi", c_uint32),
+        ("data", c_uint32),
+        ("devid", c_uint32),
+    ]
+
+
+class IrqRoutingUnion(ctypes.Union):
+    _fields_ = [("irqchip", IrqRoutingIrqchip), ("msi", IrqRoutingMsi), ("pad", c_uint32 * 8)]
+
+
+class IrqRoutingEntry(ctypes.Structure):
+    """struct kvm_irq_routing_entry: what one GSI does (an irqchip pin or an MSI message)."""
+
+    _fields_ = [
+        ("gsi", c_uint32),
+        ("type", c_uint32),
+        ("flags", c_uint32),
+        ("pad", c_uint32),
+        ("u", IrqRoutingUnion),
+    ]
+
+
+class IrqRoutingHeader(ctypes.Structure):
+    """struct kvm_irq_routing without its flexible array; see irq_routing_type()."""
+
+    _fields_ = [("nr", c_uint32), ("flags", c_uint32)]
+
+
+class Irqfd(ctypes.Structure):
+    _fields_ = [
+        ("fd", c_uint32),
+        ("gsi", c_uint32),
+        ("flags", c_uint32),
+        ("resamplefd", c_uint32),
+        ("pad", c_uint8 * 16),
+    ]
+
+
+class Ioeventfd(ctypes.Structure):
+    _fields_ = [
+        ("datamatch", c_uint64),
+        ("addr", c_uint64),
+        ("len", c_uint32),
+        ("fd", c_int32),
+        ("flags", c_uint32),
+        ("pad", c_uint8 * 36),
+    ]
+
+
+class Msi(ctypes.Structure):
+    """struct kvm_msi, for KVM_SIGNAL_MSI."""
+
+    _fields_ = [
+        ("address_lo", c_uint32),
+        ("address_hi", c_uint32),
+        ("data", c_uint32),
+        ("flags", c_uint32),
+        ("devid", c_uint32),
+        ("pad", c_uint8 * 12),
+    ]
+
+
 # --- the kvm_run page -------------------------------------------------------
 
 
@@ -322,4 +393,13 @@ def cpuid2_type(n: int) -> type[ctypes.Structure]:
         f"Cpuid2_{n}",
         (ctypes.Structure,),
         {"_fields_": [("nent", c_uint32), ("padding", c_uint32), ("entries", CpuidEntry2 * n)]},
+    )
+
+
+def irq_routing_type(n: int) -> type[ctypes.Structure]:
+    """struct kvm_irq_routing with room for n entries."""
+    return type(
+        f"IrqRouting{n}",
+        (ctypes.Structure,),
+        {"_fields_": [("nr", c_uint32), ("flags", c_uint32), ("entries", IrqRoutingEntry * n)]},
     )

@@ -12,7 +12,7 @@ import errno
 import mmap
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from . import numbers as n
 from . import structs as s
@@ -180,6 +180,57 @@ class Vm:
     def create_vcpu(self, vcpu_id: int) -> Vcpu:
         fd = _ioctl(self.fd, n.CREATE_VCPU, vcpu_id, name="KVM_CREATE_VCPU")
         return Vcpu(self, vcpu_id, fd)
+
+    # --- interrupt routing and eventfds ----------------------------------------
+
+    def set_gsi_routing(self, entries: Sequence[s.IrqRoutingEntry]) -> None:
+        """Replace the whole GSI routing table (the default one included) with `entries`."""
+        buf = s.irq_routing_type(len(entries))()
+        buf.nr = len(entries)
+        for i, entry in enumerate(entries):
+            buf.entries[i] = entry
+        _ioctl(self.fd, n.SET_GSI_ROUTING, _addr(buf), name="KVM_SET_GSI_ROUTING")
+
+    def irqfd(self, fd: int, gsi: int, *, deassign: bool = False) -> None:
+        """Make a write to eventfd `fd` raise `gsi` (edge: an MSI, or a pulse on a pin)."""
+        req = s.Irqfd(fd=fd, gsi=gsi, flags=n.IRQFD_FLAG_DEASSIGN if deassign else 0)
+        _ioctl(self.fd, n.IRQFD, _addr(req), name="KVM_IRQFD")
+
+    def ioeventfd(
+        self,
+        fd: int,
+        addr: int,
+        length: int,
+        *,
+        datamatch: int | None = None,
+        pio: bool = False,
+        deassign: bool = False,
+    ) -> None:
+        """Turn guest writes of `length` bytes at `addr` (MMIO, or a port with `pio`) into
+        signals on eventfd `fd`, handled in the kernel without an exit to us. Length 0
+        matches writes of any length (KVM_CAP_IOEVENTFD_ANY_LENGTH, MMIO only); with
+        `datamatch`, only writes of that value match."""
+        flags = n.IOEVENTFD_FLAG_PIO if pio else 0
+        if datamatch is not None:
+            flags |= n.IOEVENTFD_FLAG_DATAMATCH
+        if deassign:
+            flags |= n.IOEVENTFD_FLAG_DEASSIGN
+        req = s.Ioeventfd(datamatch=datamatch or 0, addr=addr, len=length, fd=fd, flags=flags)
+        _ioctl(self.fd, n.IOEVENTFD, _addr(req), name="KVM_IOEVENTFD")
+
+    def signal_msi(self, address: int, data: int) -> bool:
+        """Inject one MSI message directly; False when no local APIC accepted it.
+
+        KVM returns the APIC delivery result as the ioctl's value: -1 (seen as
+        EPERM) when the message addresses no vCPU, 0 when it was coalesced.
+        """
+        msi = s.Msi(address_lo=address & 0xFFFFFFFF, address_hi=address >> 32, data=data)
+        try:
+            return _ioctl(self.fd, n.SIGNAL_MSI, _addr(msi), name="KVM_SIGNAL_MSI") > 0
+        except KvmIoctlError as e:
+            if e.errno == errno.EPERM:
+                return False
+            raise
 
 
 _EXIT_REASON = struct.Struct("<I")

@@ -1,9 +1,9 @@
-"""ACPI tables for our x86 PC, built as one blob to copy into guest memory at a fixed base.
+r"""ACPI tables for our x86 PC, built as one blob to copy into guest memory at a fixed base.
 
 Blob layout (each item aligned to 16 bytes, the FACS to 64):
   RSDP (36 bytes, first, so a scan of 0xE0000-0xFFFFF for "RSD PTR " finds it)
-  FACS, DSDT, FACP (the FADT), APIC (the MADT), RSDT, XSDT
-The XSDT (and, for ACPI 1.0 readers, the RSDT) lists FACP and APIC; the FADT
+  FACS, DSDT, FACP (the FADT), APIC (the MADT), [MCFG,] RSDT, XSDT
+The XSDT (and, for ACPI 1.0 readers, the RSDT) lists FACP, APIC and MCFG; the FADT
 points at the FACS and the DSDT. All pointers are physical addresses inside
 the blob, so the base must be where the VMM really copies it.
 
@@ -13,6 +13,12 @@ What the tables describe (ACPI 6.3): a non hardware-reduced PC without SMM
 writing `reset_value` to I/O port `reset_port` (0xCF9, the PIIX/ICH reset
 control register, which the VMM must implement), one IOAPIC and N vCPUs. The
 FACS must stay writable: the OS uses it for the global lock and wake vector.
+
+With a PCI host bridge (`AcpiConfig.pci`), the MCFG table gives its ECAM
+window and the DSDT describes it as \_SB.PCI0: its bus range and address
+windows (_CRS), the IOAPIC input of every slot's INTA-D (_PRT), and an _OSC
+that grants the OS every control it asks for. A motherboard-resources device
+(PNP0C02) claims the ECAM range, as Linux wants before it uses MMCONFIG.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from pyvirt.machine.x86.pc_interrupts import (
     IOAPIC_ADDR,
     IOAPIC_ID,
     LAPIC_ADDR,
+    PCI_SLOTS,
     PIT_IRQ,
     isa_irq_to_gsi,
+    pci_intx_gsi,
     routed_isa_irqs,
 )
 
@@ -93,6 +101,16 @@ INTI_EDGE = 0b01 << 2
 INTI_LEVEL = 0b11 << 2
 ISA_BUS = 0
 
+# MCFG (PCI Firmware Specification 3.2, 4.1.2) and the PCI host bridge.
+MCFG_REVISION = 1
+ECAM_BUS_SIZE = 1 << 20
+PCI_CONFIG_PORTS = (0xCF8, 8)
+PCI_IO_WINDOWS = ((0x0000, 0x0CF7), (0x0D00, 0xFFFF))  # all ports but the config ones
+# _OSC (ACPI 6.3, 6.2.11): the PCI Express/PCI host bridge UUID and the status bits.
+PCI_OSC_UUID = "33DB4D5B-1FF7-401C-9657-7441C03DD766"
+OSC_UNRECOGNIZED_UUID = 1 << 2
+OSC_UNRECOGNIZED_REVISION = 1 << 3
+
 
 @dataclass(frozen=True)
 class IsaResources:
@@ -101,6 +119,35 @@ class IsaResources:
     port: int
     length: int
     irq: int
+
+
+@dataclass(frozen=True)
+class PciHost:
+    """A PCI host bridge (segment 0, buses 0..bus_end) with its ECAM and address windows.
+
+    Windows are [start, end) ranges where the bridge forwards memory cycles to
+    PCI; the 64-bit one is optional.
+    """
+
+    ecam_base: int
+    mem32: tuple[int, int]
+    mem64: tuple[int, int] | None = None
+    bus_end: int = 0xFF
+
+    @property
+    def ecam_size(self) -> int:
+        return (self.bus_end + 1) * ECAM_BUS_SIZE
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.bus_end <= 0xFF:
+            raise ValueError("PCI buses are 0-255")
+        if self.ecam_base % ECAM_BUS_SIZE or self.ecam_base + self.ecam_size > 1 << 32:
+            raise ValueError("the ECAM must be 1 MiB aligned and below 4 GiB")
+        start, end = self.mem32
+        if not 0 < start < end <= 1 << 32:
+            raise ValueError("the 32-bit PCI window must be a range below 4 GiB")
+        if self.mem64 is not None and not 1 << 32 <= self.mem64[0] < self.mem64[1] <= 1 << 64:
+            raise ValueError("the 64-bit PCI window must be a range above 4 GiB")
 
 
 @dataclass(frozen=True)
@@ -127,6 +174,7 @@ class AcpiConfig:
     i8042: bool = False
     vga: bool = False
     rtc_century_index: int = 0  # CMOS index of the century byte, 0 for none
+    pci: PciHost | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_cpus <= MAX_CPUS:
@@ -170,7 +218,7 @@ class AcpiTables:
 def build_acpi_tables(
     config: AcpiConfig = AcpiConfig(), base: int = ACPI_TABLES_ADDR
 ) -> AcpiTables:
-    """Build RSDP, FACS, DSDT, FADT, MADT, RSDT and XSDT for `config`, to live at `base`."""
+    """Build RSDP, FACS, DSDT, FADT, MADT, [MCFG,] RSDT and XSDT for `config`, at `base`."""
     if base % 16:
         raise ValueError("the RSDP must be 16-byte aligned")
     blob = _Blob(base)
@@ -178,9 +226,12 @@ def build_acpi_tables(
     facs = blob.add("FACS", _facs(), align=64)
     dsdt = blob.add("DSDT", _dsdt(config))
     fadt = blob.add("FACP", _fadt(config, facs=facs, dsdt=dsdt))
-    madt = blob.add("APIC", _madt(config))
-    rsdt = blob.add("RSDT", _sdt(b"RSDT", 1, struct.pack("<2I", fadt, madt)))
-    xsdt = blob.add("XSDT", _sdt(b"XSDT", 1, struct.pack("<2Q", fadt, madt)))
+    listed = [fadt, blob.add("APIC", _madt(config))]
+    if config.pci is not None:
+        listed.append(blob.add("MCFG", _mcfg(config.pci)))
+    count = len(listed)
+    rsdt = blob.add("RSDT", _sdt(b"RSDT", 1, struct.pack(f"<{count}I", *listed)))
+    xsdt = blob.add("XSDT", _sdt(b"XSDT", 1, struct.pack(f"<{count}Q", *listed)))
     blob.fill("RSDP", _rsdp(rsdt=rsdt, xsdt=xsdt))
     if base + len(blob.data) > 1 << 32:
         raise ValueError("ACPI tables must lie below 4 GiB (32-bit pointers)")
@@ -341,8 +392,81 @@ def _isa_device(name: str, hid: str, uid: int, res: IsaResources) -> bytes:
     )
 
 
+def _mcfg(pci: PciHost) -> bytes:
+    """MCFG: 8 reserved bytes, then one ECAM allocation (base, segment, first and last bus)."""
+    allocation = struct.pack("<QHBBI", pci.ecam_base, 0, 0, pci.bus_end, 0)
+    return _sdt(b"MCFG", MCFG_REVISION, bytes(8) + allocation)
+
+
+def _pci_routing_table() -> bytes:
+    """_PRT: every slot's INTA-D straight to its GSI (a Source of 0 means "a GSI")."""
+    entries = [
+        aml.package((slot << 16) | 0xFFFF, pin, 0, pci_intx_gsi(slot, pin))
+        for slot in range(PCI_SLOTS)
+        for pin in range(4)
+    ]
+    return aml.name("_PRT", aml.package(*entries))
+
+
+def _pci_osc() -> bytes:
+    """_OSC for the PCI host bridge: whatever the OS asks to control, it gets.
+
+    Returns Arg3 (the capabilities buffer) with its control dword untouched, so
+    the OS owns hotplug, PME, AER and the PCIe capability; other UUIDs and
+    revisions are answered as unrecognized.
+    """
+    cdw1 = "CDW1"
+    return aml.method(
+        "_OSC",
+        4,
+        aml.create_dword_field(aml.arg(3), 0, cdw1),
+        aml.if_(
+            aml.lequal(aml.arg(0), aml.to_uuid(PCI_OSC_UUID)),
+            aml.if_(
+                aml.lnot(aml.lequal(aml.arg(1), aml.integer(1))),
+                aml.or_(aml.name_string(cdw1), aml.integer(OSC_UNRECOGNIZED_REVISION), cdw1),
+            ),
+        ),
+        aml.else_(aml.or_(aml.name_string(cdw1), aml.integer(OSC_UNRECOGNIZED_UUID), cdw1)),
+        aml.return_(aml.arg(3)),
+    )
+
+
+def _pci_host_bridge(pci: PciHost) -> bytes:
+    windows = [aml.word_io(low, high) for low, high in PCI_IO_WINDOWS]
+    windows.append(aml.dword_memory(pci.mem32[0], pci.mem32[1] - 1))
+    if pci.mem64 is not None:
+        windows.append(aml.qword_memory(pci.mem64[0], pci.mem64[1] - 1))
+    crs = aml.resource_template(
+        aml.word_bus_number(0, pci.bus_end),
+        aml.io_port(*PCI_CONFIG_PORTS),
+        *windows,
+    )
+    return aml.device(
+        "PCI0",
+        aml.name("_HID", aml.eisa_id("PNP0A08")),  # PCI Express root bridge
+        aml.name("_CID", aml.eisa_id("PNP0A03")),  # PCI root bridge
+        aml.name("_SEG", 0),
+        aml.name("_BBN", 0),
+        aml.name("_UID", 0),
+        aml.name("_CRS", crs),
+        _pci_routing_table(),
+        _pci_osc(),
+    )
+
+
+def _motherboard_resources(pci: PciHost) -> bytes:
+    """PNP0C02 claiming the ECAM: Linux checks MMCONFIG is reserved before trusting it."""
+    return aml.device(
+        "MRES",
+        aml.name("_HID", aml.eisa_id("PNP0C02")),
+        aml.name("_UID", 0),
+        aml.name("_CRS", aml.resource_template(aml.memory32_fixed(pci.ecam_base, pci.ecam_size))),
+    )
+
+
 def _dsdt(config: AcpiConfig) -> bytes:
-    r"""DSDT: \_S5 for poweroff, a processor device per vCPU, COM ports and the RTC.
+    r"""DSDT: \_S5 for poweroff, a processor device per vCPU, COM ports, the RTC, PCI.
 
     The power button is the FADT's fixed-feature one, so no PNP0C0C device here
     (that would be a second, control-method button needing a GPE to notify it).
@@ -357,6 +481,8 @@ def _dsdt(config: AcpiConfig) -> bytes:
     ]
     if config.rtc is not None:
         devices.append(_isa_device("RTC", "PNP0B00", 0, config.rtc))
+    if config.pci is not None:
+        devices += [_pci_host_bridge(config.pci), _motherboard_resources(config.pci)]
     body = aml.name("\\_S5", aml.package(SLP_TYP_S5, SLP_TYP_S5, 0, 0)) + aml.scope(
         "\\_SB", *devices
     )

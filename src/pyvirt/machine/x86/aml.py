@@ -10,6 +10,7 @@ builder's business, not this module's.
 from __future__ import annotations
 
 import re
+import uuid
 
 ZERO_OP = 0x00
 ONE_OP = 0x01
@@ -23,8 +24,18 @@ QWORD_PREFIX = 0x0E
 SCOPE_OP = 0x10
 BUFFER_OP = 0x11
 PACKAGE_OP = 0x12
+METHOD_OP = 0x14
 EXT_OP_PREFIX = 0x5B
 DEVICE_OP = 0x82  # after EXT_OP_PREFIX
+LOCAL0_OP = 0x60
+ARG0_OP = 0x68
+OR_OP = 0x7D
+CREATE_DWORD_FIELD_OP = 0x8A
+LNOT_OP = 0x92
+LEQUAL_OP = 0x93
+IF_OP = 0xA0
+ELSE_OP = 0xA1
+RETURN_OP = 0xA4
 ROOT_CHAR = ord("\\")
 PARENT_PREFIX = ord("^")
 DUAL_NAME_PREFIX = 0x2E
@@ -38,6 +49,20 @@ _IRQ_NO_FLAGS = 0x22
 _IO_PORT = 0x47
 _END_TAG = 0x79
 _IO_DECODE16 = 0x01
+# Large resource descriptor tags (6.4.3).
+_MEMORY32_FIXED = 0x86
+_DWORD_ADDRESS = 0x87
+_WORD_ADDRESS = 0x88
+_QWORD_ADDRESS = 0x8A
+# Address space descriptors: resource types, and the general flags of a bridge's
+# windows: ResourceProducer (bit 0 clear), PosDecode, MinFixed (bit 2), MaxFixed (bit 3).
+_SPACE_MEMORY, _SPACE_IO, _SPACE_BUS = 0, 1, 2
+_PRODUCER_FIXED = 0b1100
+MEM_READ_WRITE = 1 << 0
+MEM_NON_CACHEABLE = 0 << 1
+MEM_CACHEABLE = 1 << 1
+MEM_PREFETCHABLE = 3 << 1
+IO_ENTIRE_RANGE = 0b11
 
 DataObject = int | str | bytes
 
@@ -185,3 +210,112 @@ def irq_no_flags(*irqs: int) -> bytes:
 def resource_template(*descriptors: bytes) -> bytes:
     """ResourceTemplate () { descriptors }: a Buffer closed by an End Tag (checksum 0 = none)."""
     return buffer(b"".join(descriptors) + bytes([_END_TAG, 0]))
+
+
+def memory32_fixed(base: int, length: int, writable: bool = True) -> bytes:
+    """Memory32Fixed (ReadWrite, base, length): a fixed memory range a device consumes."""
+    if not (0 <= base < 1 << 32 and length > 0 and base + length <= 1 << 32):
+        raise ValueError("Memory32Fixed range outside the 32-bit address space")
+    body = bytes([int(writable)]) + base.to_bytes(4, "little") + length.to_bytes(4, "little")
+    return bytes([_MEMORY32_FIXED]) + len(body).to_bytes(2, "little") + body
+
+
+def _address_space(
+    tag: int, width: int, space: int, type_flags: int, minimum: int, maximum: int
+) -> bytes:
+    """A Word/DWord/QWord Address Space descriptor of a bridge window [minimum, maximum]."""
+    if not 0 <= minimum <= maximum < 1 << (8 * width) or maximum - minimum + 1 >= 1 << (8 * width):
+        raise ValueError(f"address range {minimum:#x}-{maximum:#x} does not fit {width} bytes")
+    values = (0, minimum, maximum, 0, maximum - minimum + 1)  # granularity .. length
+    body = bytes([space, _PRODUCER_FIXED, type_flags]) + b"".join(
+        v.to_bytes(width, "little") for v in values
+    )
+    return bytes([tag]) + len(body).to_bytes(2, "little") + body
+
+
+def word_bus_number(minimum: int, maximum: int) -> bytes:
+    """WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, ...): a bus range."""
+    return _address_space(_WORD_ADDRESS, 2, _SPACE_BUS, 0, minimum, maximum)
+
+
+def word_io(minimum: int, maximum: int) -> bytes:
+    """WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, ...)."""
+    return _address_space(_WORD_ADDRESS, 2, _SPACE_IO, IO_ENTIRE_RANGE, minimum, maximum)
+
+
+def dword_memory(minimum: int, maximum: int, caching: int = MEM_NON_CACHEABLE) -> bytes:
+    """DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, caching, ReadWrite, ...)."""
+    flags = caching | MEM_READ_WRITE
+    return _address_space(_DWORD_ADDRESS, 4, _SPACE_MEMORY, flags, minimum, maximum)
+
+
+def qword_memory(minimum: int, maximum: int, caching: int = MEM_CACHEABLE) -> bytes:
+    """QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, caching, ReadWrite, ...)."""
+    flags = caching | MEM_READ_WRITE
+    return _address_space(_QWORD_ADDRESS, 8, _SPACE_MEMORY, flags, minimum, maximum)
+
+
+# --- control methods: the few terms an _OSC needs -------------------------------------------
+
+
+def method(path: str, arg_count: int, *terms: bytes, serialized: bool = False) -> bytes:
+    """Method (path, arg_count, NotSerialized|Serialized) { terms }, sync level 0."""
+    if not 0 <= arg_count <= 7:
+        raise ValueError("a method takes 0 to 7 arguments")
+    flags = arg_count | (0x08 if serialized else 0)
+    body = name_string(path) + bytes([flags]) + b"".join(terms)
+    return bytes([METHOD_OP]) + pkg_length(len(body)) + body
+
+
+def arg(n: int) -> bytes:
+    """ArgN, a method argument."""
+    if not 0 <= n <= 6:
+        raise ValueError("Arg0 to Arg6")
+    return bytes([ARG0_OP + n])
+
+
+def local(n: int) -> bytes:
+    """LocalN, a method local variable."""
+    if not 0 <= n <= 7:
+        raise ValueError("Local0 to Local7")
+    return bytes([LOCAL0_OP + n])
+
+
+def create_dword_field(source: bytes, byte_index: int, field: str) -> bytes:
+    """CreateDWordField (source, byte_index, field)."""
+    return bytes([CREATE_DWORD_FIELD_OP]) + source + integer(byte_index) + name_string(field)
+
+
+def if_(predicate: bytes, *terms: bytes) -> bytes:
+    """If (predicate) { terms }."""
+    body = predicate + b"".join(terms)
+    return bytes([IF_OP]) + pkg_length(len(body)) + body
+
+
+def else_(*terms: bytes) -> bytes:
+    """Else { terms }: follows an if_() directly."""
+    body = b"".join(terms)
+    return bytes([ELSE_OP]) + pkg_length(len(body)) + body
+
+
+def lequal(left: bytes, right: bytes) -> bytes:
+    """LEqual (left, right); operands are encoded terms (use data_object for constants)."""
+    return bytes([LEQUAL_OP]) + left + right
+
+
+def lnot(operand: bytes) -> bytes:
+    return bytes([LNOT_OP]) + operand
+
+
+def or_(left: bytes, right: bytes, target: str) -> bytes:
+    """Or (left, right, target): target = left | right."""
+    return bytes([OR_OP]) + left + right + name_string(target)
+
+
+def return_(value: bytes) -> bytes:
+    return bytes([RETURN_OP]) + value
+
+
+def to_uuid(text: str) -> bytes:
+    """ToUUID ("...") as ASL compiles it: a 16-byte Buffer, the first three fields little-endian."""
+    return buffer(uuid.UUID(text).bytes_le)

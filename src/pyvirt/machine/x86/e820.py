@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -37,8 +38,14 @@ def ram_layout(ram_size: int) -> list[tuple[int, int]]:
     return regions
 
 
-def build(ram_size: int, *, firmware_area: bool = True) -> list[E820Entry]:
-    """The memory map a BIOS would report for `ram_size` bytes of RAM."""
+def build(
+    ram_size: int, *, firmware_area: bool = True, reserved: Iterable[tuple[int, int]] = ()
+) -> list[E820Entry]:
+    """The memory map a BIOS would report for `ram_size` bytes of RAM.
+
+    `reserved` adds (address, size) ranges outside RAM that the OS must leave
+    alone, such as the PCI ECAM window.
+    """
     regions = ram_layout(ram_size)
     low_end = regions[0][1]
     entries = [E820Entry(0, min(L.EBDA_START, low_end), E820Type.RAM)]
@@ -51,7 +58,11 @@ def build(ram_size: int, *, firmware_area: bool = True) -> list[E820Entry]:
     if low_end > L.HIMEM_START:
         entries.append(E820Entry(L.HIMEM_START, low_end - L.HIMEM_START, E820Type.RAM))
     entries.extend(E820Entry(addr, size, E820Type.RAM) for addr, size in regions[1:])
-    return entries
+    for addr, size in reserved:
+        if any(e.type == E820Type.RAM and addr < e.end and e.addr < addr + size for e in entries):
+            raise ValueError(f"reserved range {addr:#x}+{size:#x} overlaps RAM")
+        entries.append(E820Entry(addr, size, E820Type.RESERVED))
+    return sorted(entries, key=lambda e: e.addr)
 
 
 def pack_fw_cfg(entries: list[E820Entry]) -> bytes:

@@ -29,6 +29,20 @@ LOWMEM_LIMIT = 0xC0000000
 HIGHMEM_START = 0x100000000
 
 VIRTIO_MMIO_BASE = 0xFEB00000  # virtio-mmio windows, 512 bytes each (as QEMU's microvm)
+
+# The PCI hole below 4 GiB: BARs from LOWMEM_LIMIT, then the ECAM (256 buses x 1 MiB),
+# clear of the IOAPIC, LAPIC, KVM's real-mode pages and a -bios image (16 MiB at most).
+PCI_MMIO32_START = LOWMEM_LIMIT
+PCI_MMIO32_END = 0xE0000000
+PCI_ECAM_ADDR = 0xE0000000
+PCI_ECAM_SIZE = 0x10000000
+# 64-bit BARs go above RAM (and above 4 GiB), within the guest's physical address bits.
+PCI_MMIO64_ALIGN = 1 << 30
+PCI_MMIO64_SIZE = 32 << 30
+# I/O BARs, as SeaBIOS places them.
+PCI_IO_START = 0xC000
+PCI_IO_END = 0x10000
+
 IOAPIC_ADDR = 0xFEC00000
 LAPIC_ADDR = 0xFEE00000
 IDENTITY_MAP_ADDR = 0xFEFFC000  # one page KVM needs for real mode on VMX

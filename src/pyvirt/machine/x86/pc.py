@@ -1,5 +1,9 @@
 """The `pc` machine on KVM: RAM, in-kernel interrupt controllers and PIT, legacy devices,
-firmware tables, and the boot CPU pointed at the kernel.
+a PCI host bridge (bus 0, ECAM, MSI-X through KVM's GSI routing), firmware tables, and the
+boot CPU pointed at the kernel.
+
+PCI devices are added after construction and before the vCPUs start, with
+`add_pci_device` or, for a virtio device, `add_virtio_pci`.
 
 A reboot builds a fresh PcMachine: every piece of guest-visible state (RAM,
 irqchip, vCPUs, devices) starts over, while the VMM keeps its chardevs.
@@ -22,26 +26,31 @@ from pyvirt.hw.debug_exit import DebugExit
 from pyvirt.hw.fw_cfg import FwCfg
 from pyvirt.hw.i8042 import I8042
 from pyvirt.hw.irq import SharedIrq
+from pyvirt.hw.pci import ConfigAddress, ConfigData, Ecam, HostBridge, PciBus, PciDevice
+from pyvirt.hw.pci.host import CONFIG_ADDRESS_PORT, CONFIG_DATA_LEN, CONFIG_DATA_PORT
 from pyvirt.hw.reset_control import ResetControl
 from pyvirt.hw.rtc import CENTURY, CmosRtc
 from pyvirt.hw.serial import Serial16550
 from pyvirt.hw.virtio import mmio as mmio_transport
 from pyvirt.hw.virtio.device import VirtioDevice
 from pyvirt.hw.virtio.mmio import VirtioMmio
-from pyvirt.kvm import Kvm, Vcpu
+from pyvirt.hw.virtio.pci import VirtioPciTransport
+from pyvirt.kvm import Kvm, Vcpu, Vm
 from pyvirt.kvm import numbers as kn
+from pyvirt.kvm.gsi_routing import GsiRouter
 from pyvirt.kvm.structs import CpuidEntry2, LapicState
 from pyvirt.machine.host import CharBackend, HostResources, VirtioConfig
 from pyvirt.machine.virtio_factory import close_virtio, create_virtio
 from pyvirt.memory import GuestMemory, host_address
 
-from . import cpuid, e820
+from . import cpuid, e820, pc_pci
 from . import entry as cpu_entry
 from . import layout as L
 from .acpi import AcpiConfig, IsaResources, build_acpi_tables
 from .boot import load_kernel, read_kernel
 from .loader import BootError, BootInput
 from .mptable import build_mptable
+from .pc_interrupts import pci_intx_gsi
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +99,21 @@ class PcConfig:
     virtio: tuple[VirtioConfig, ...] = ()
 
 
+class KvmIoEventFds:
+    """MMIO ioeventfds for PCI devices: any write length where KVM supports it, else 2 bytes
+    (a virtio notification's width; other widths still reach the device as exits)."""
+
+    def __init__(self, vm: Vm) -> None:
+        self.vm = vm
+        self.length = 0 if vm.check_extension(kn.Cap.IOEVENTFD_ANY_LENGTH) > 0 else 2
+
+    def add_mmio_ioeventfd(self, fd: int, addr: int) -> None:
+        self.vm.ioeventfd(fd, addr, self.length)
+
+    def remove_mmio_ioeventfd(self, fd: int, addr: int) -> None:
+        self.vm.ioeventfd(fd, addr, self.length, deassign=True)
+
+
 class PcMachine:
     def __init__(
         self,
@@ -114,6 +138,7 @@ class PcMachine:
         self.host = host
         self.virtio_devices: list[VirtioDevice] = []
         self.virtio_mmio: list[tuple[int, int, VirtioMmio]] = []  # (base, IRQ, transport)
+        self.pci: PciBus | None = None
         self.vm = kvm.create_vm()
         try:
             self._build(serial_lines)
@@ -190,6 +215,53 @@ class PcMachine:
 
         for iobase, iosize in self.config.debug_exits:
             self.pio.register(iobase, iosize, DebugExit(self.events.debug_exit), "isa-debug-exit")
+        self._add_pci()
+
+    def _add_pci(self) -> None:
+        """Bus 0 with the host bridge at 00.0, reached through ports 0xCF8/0xCFC and the ECAM."""
+        vm = self.vm
+        msi = None
+        if vm.check_extension(kn.Cap.IRQ_ROUTING) > 0 and vm.check_extension(kn.Cap.IRQFD) > 0:
+            msi = GsiRouter(vm)
+        ioeventfds = KvmIoEventFds(vm) if vm.check_extension(kn.Cap.IOEVENTFD) > 0 else None
+        self.pci_windows = pc_pci.windows(
+            self.config.ram_size, pc_pci.phys_bits(self.kvm.supported_cpuid())
+        )
+        self.pci = PciBus(
+            self.mmio,
+            self.pio,
+            self.pci_windows,
+            intx_gsi=pci_intx_gsi,
+            irq_line=self.irq_line,
+            msi=msi,
+            ioeventfds=ioeventfds,
+        )
+        self.pci.add(HostBridge(), slot=0)
+        address = ConfigAddress()
+        # One port: the bus decodes an access by its first port, so the dword at 0xCF8 reaches
+        # the address register while a byte at 0xCF9 still reaches the reset register.
+        self.pio.register(CONFIG_ADDRESS_PORT, 1, address, "pci-config-address")
+        data = ConfigData(self.pci, address)
+        self.pio.register(CONFIG_DATA_PORT, CONFIG_DATA_LEN, data, "pci-config-data")
+        self.mmio.register(L.PCI_ECAM_ADDR, L.PCI_ECAM_SIZE, Ecam(self.pci), "pci-ecam")
+
+    def add_pci_device(self, device: PciDevice, slot: int | None = None) -> int:
+        """Plug `device` into bus 0 (the next free slot by default); returns its slot.
+
+        Raises PciError (a ValueError) when the slot is taken or the BAR windows are full.
+        """
+        assert self.pci is not None
+        return self.pci.add(device, slot)
+
+    def add_virtio_pci(self, device: VirtioDevice, slot: int | None = None) -> VirtioPciTransport:
+        """Put `device` behind a modern virtio-pci function on bus 0; returns the transport."""
+        transport = VirtioPciTransport(device, self.host.loop)
+        try:
+            self.add_pci_device(transport, slot)
+        except BaseException:
+            transport.close()
+            raise
+        return transport
 
     def _add_virtio(self) -> None:
         for cfg in self.config.virtio:
@@ -198,7 +270,7 @@ class PcMachine:
             if cfg.transport == "mmio":
                 self.add_virtio_mmio(device)
             else:
-                raise BootError(f"virtio-{cfg.kind}-pci: there is no PCI bus yet")
+                self.add_virtio_pci(device, cfg.slot)
 
     def add_virtio_mmio(self, device: VirtioDevice) -> VirtioMmio:
         """Put `device` in the next virtio-mmio window, with its own interrupt line."""
@@ -213,7 +285,7 @@ class PcMachine:
         return transport
 
     def _e820(self) -> list[e820.E820Entry]:
-        return e820.build(self.config.ram_size)
+        return e820.build(self.config.ram_size, reserved=[(L.PCI_ECAM_ADDR, L.PCI_ECAM_SIZE)])
 
     def _firmware_tables(self) -> int:
         """Write the ACPI tables and the MP table; returns the RSDP address."""
@@ -224,6 +296,7 @@ class PcMachine:
                 sci_irq=SCI_IRQ,
                 serial_ports=serial_res,
                 rtc_century_index=CENTURY,
+                pci=pc_pci.acpi_host(self.pci_windows),
             ),
             L.ACPI_TABLES_ADDR,
         )
@@ -308,6 +381,8 @@ class PcMachine:
     def close(self) -> None:
         for serial in self.serials:
             serial.output = _discard
+        if self.pci is not None:
+            self.pci.close()  # irqfds, ioeventfds and the main loop's readers go first
         for device in self.virtio_devices:
             close_virtio(device)
         for vcpu in self.vcpus:
