@@ -20,7 +20,6 @@ from pyvirt.kvm import Kvm
 from pyvirt.machine.host import HostResources
 from pyvirt.machine.x86 import layout as L
 from pyvirt.machine.x86.e820 import E820Entry, E820Type
-from pyvirt.machine.x86.loader import BootError
 from pyvirt.machine.x86.pc import PcConfig, PcMachine
 from pyvirt.memory import GuestMemory
 
@@ -134,14 +133,3 @@ def test_virtio_pci_devices_get_slots_bars_routes_and_ioeventfds(machine: PcMach
     machine.mmio.write(bar1.address + 28, 4, 0)
     assert list(first.msix.routes) == [1]
     first.msix.notify(1)  # an irqfd write: no vCPU yet, so nobody takes it, and no error
-
-
-def test_virtio_pci_needs_the_main_loop(kvm: Kvm, tmp_path: Path, events: Events) -> None:
-    bios = tmp_path / "bios.bin"
-    bios.write_bytes(bytes(0x10000))
-    machine = PcMachine(kvm, PcConfig(ram_size=64 << 20, bios=str(bios)), [], events)
-    try:
-        with pytest.raises(BootError, match="main loop"):
-            machine.add_virtio_pci(Rng(machine.mem))
-    finally:
-        machine.close()

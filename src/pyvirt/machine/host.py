@@ -44,7 +44,7 @@ class VirtioConfig:
     netdev: str | None = None  # net: key into HostResources.netdevs
     chardev: str | None = None  # console: key into HostResources.chardevs (None: no port)
     serial: str = ""  # blk: what GET_ID answers
-    mac: str | None = None  # net
+    mac: bytes | None = None  # net; None: QEMU's default 52:54:00:12:34:56
     discard: bool = True
     write_zeroes: bool = True
     max_bytes: int | None = None  # rng rate limit, per period_ms

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyvirt.hw.virtio.blk import VirtioBlk
 from pyvirt.hw.virtio.console import VirtioConsole
 from pyvirt.hw.virtio.device import VirtioDevice
+from pyvirt.hw.virtio.net import DEFAULT_MAC, VirtioNet
 from pyvirt.hw.virtio.rng import VirtioRng
 from pyvirt.memory import GuestMemory
 
@@ -31,13 +32,18 @@ def create_virtio(cfg: VirtioConfig, mem: GuestMemory, host: HostResources) -> V
         if backend is not None:
             backend.set_receiver(console.receive)
         return console
+    if cfg.kind == "net":
+        assert cfg.netdev is not None
+        return VirtioNet(mem, host.netdevs[cfg.netdev], mac=cfg.mac or DEFAULT_MAC)
     raise ValueError(f"no virtio device model for '{cfg.kind}'")
 
 
 def close_virtio(device: VirtioDevice) -> None:
-    """Release what a device model holds (in-flight I/O, host fds)."""
+    """Release what a device model holds (in-flight I/O, host fds, its backend)."""
     with device.lock:
         device.reset()
+    if isinstance(device, VirtioNet):
+        device.detach()
     close = getattr(device, "close", None)
     if close is not None:
         close()

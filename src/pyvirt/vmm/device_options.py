@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from pyvirt.machine.host import VirtioConfig
 from pyvirt.vmm.errors import OptionError
+from pyvirt.vmm.netdev_options import parse_mac
 from pyvirt.vmm.qemu_opts import check_keys, parse_bool, parse_int, parse_opts
 
 PCI = "pci"
@@ -111,8 +112,13 @@ def _check_device(spec: DeviceSpec) -> None:
                 raise OptionError(opt, f"{key}={spec.props[key]}: only 512 is supported")
         spec.bool_prop("discard", True)
         spec.bool_prop("write-zeroes", True)
-    elif kind == "net" and "netdev" not in spec.props:
-        raise OptionError(opt, "netdev property not set")
+    elif kind == "net":
+        if "netdev" not in spec.props:
+            raise OptionError(opt, "netdev property not set")
+        if "mac" in spec.props:
+            parse_mac(opt, spec.props["mac"])
+        if spec.props.get("romfile", "") != "":
+            raise OptionError(opt, "romfile: pyvirt loads no option ROMs (use romfile=)")
     elif kind == "console" and "chardev" not in spec.props:
         raise OptionError(opt, "chardev property not set")
     elif kind == "rng":
@@ -296,6 +302,6 @@ def machine_devices(devices: list[DeviceSpec]) -> list[VirtioConfig]:
             out.append(VirtioConfig("rng", transport, slot, max_bytes=max_bytes,
                                     period_ms=dev.int_prop("period", 1000)))  # fmt: skip
         else:
-            out.append(VirtioConfig("net", transport, slot, netdev=dev.props["netdev"],
-                                    mac=dev.props.get("mac")))  # fmt: skip
+            mac = parse_mac(dev.option, dev.props["mac"]) if "mac" in dev.props else None
+            out.append(VirtioConfig("net", transport, slot, netdev=dev.props["netdev"], mac=mac))
     return out

@@ -18,6 +18,7 @@ from pyvirt.vmm.device_options import (
     parse_drive,
 )
 from pyvirt.vmm.errors import OptionError
+from pyvirt.vmm.netdev_options import NetdevSpec, parse_netdev
 from pyvirt.vmm.qemu_opts import check_keys, parse_bool, parse_int, parse_opts, parse_size
 
 MiB = 1 << 20
@@ -83,7 +84,7 @@ class VmmConfig:
     debug_exits: list[DebugExitSpec] = field(default_factory=list)
     devices: list[DeviceSpec] = field(default_factory=list)  # virtio devices, in order
     drives: dict[str, DriveSpec] = field(default_factory=dict)  # -drive ids and -blockdev nodes
-    netdevs: dict[str, dict[str, str]] = field(default_factory=dict)
+    netdevs: dict[str, NetdevSpec] = field(default_factory=dict)
 
 
 def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
@@ -279,12 +280,10 @@ def _add_drive(cfg: VmmConfig, opt: str, drive: DriveSpec) -> None:
 
 
 def _parse_netdev(cfg: VmmConfig, opt: str, value: str) -> None:
-    opts = parse_opts(opt, value, "type")
-    if "id" not in opts:
-        raise OptionError(opt, "netdev: no id specified")
-    if opts["id"] in cfg.netdevs:
-        raise OptionError(opt, f"duplicate netdev id '{opts['id']}'")
-    cfg.netdevs[opts["id"]] = opts
+    spec = parse_netdev(value)
+    if spec.id in cfg.netdevs:
+        raise OptionError(opt, f"duplicate netdev id '{spec.id}'")
+    cfg.netdevs[spec.id] = spec
 
 
 def _resolve_devices(cfg: VmmConfig) -> None:

@@ -24,6 +24,7 @@ from pyvirt.kvm import Kvm
 from pyvirt.kvm.exits import SystemEvent
 from pyvirt.machine.host import HostResources
 from pyvirt.machine.x86.pc import PcConfig, PcMachine
+from pyvirt.net import NetBackend, open_backend
 from pyvirt.vmm import chardev
 from pyvirt.vmm.device_options import DriveSpec, machine_devices
 from pyvirt.vmm.errors import VmmError
@@ -58,6 +59,7 @@ class Vmm:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.virtio = machine_devices(config.devices)
         self.images: dict[str, BlockDriver] = {}
+        self.netdevs: dict[str, NetBackend] = {}
         self.executor = concurrent.futures.ThreadPoolExecutor(IO_THREADS, "io")
         self.boots = 0
 
@@ -103,6 +105,8 @@ class Vmm:
         self.open_chardevs()
         for drive_id in {d.drive for d in self.virtio if d.drive is not None}:
             self.images[drive_id] = open_image(self.config.drives[drive_id])
+        for netdev_id, spec in self.config.netdevs.items():
+            self.netdevs[netdev_id] = open_backend(spec)
 
     def open_chardevs(self) -> None:
         escape = chardev.EscapeHandler(
@@ -136,6 +140,8 @@ class Vmm:
                 dev.close()
             for image in self.images.values():
                 image.close()
+            for backend in self.netdevs.values():
+                backend.close()
 
     async def _main(self) -> int:
         self._loop = loop = asyncio.get_running_loop()
@@ -145,6 +151,8 @@ class Vmm:
             if isinstance(dev, chardev.SocketChardev) and dev.spec.wait:
                 await loop.run_in_executor(None, dev.wait_for_client)
             dev.start(loop)
+        for backend in self.netdevs.values():
+            backend.start(loop)
         while self._host_request is None:
             outcome = await self._run_once()
             if self._host_request is not None:
@@ -162,7 +170,7 @@ class Vmm:
         self._outcome = None
         self._done = self._loop.create_future()
         serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
-        host = HostResources(self._loop, self.executor, self.chardevs, self.images)
+        host = HostResources(self._loop, self.executor, self.chardevs, self.images, self.netdevs)
         self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self, host)
         self.boots += 1
         self.threads = [
