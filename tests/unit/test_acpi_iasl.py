@@ -22,7 +22,7 @@ import pytest
 
 from pyvirt.hw.acpi_pm import SLP_TYP_S5
 from pyvirt.machine.x86 import aml, pc_pci
-from pyvirt.machine.x86.acpi import AcpiConfig, AcpiTables, build_acpi_tables
+from pyvirt.machine.x86.acpi import AcpiConfig, AcpiTables, VirtioMmioResources, build_acpi_tables
 from pyvirt.machine.x86.pc_interrupts import pci_intx_gsi
 
 IASL = shutil.which("iasl")
@@ -36,6 +36,7 @@ FIELD = re.compile(
     r"^\[(?P<hex>[0-9A-F]+)h (?P<off>\d+)\s+(?P<len>\d+)\]\s+(?P<label>.*?) : (?P<value>.*)$"
 )
 DECODED_FLAG = re.compile(r"^\s+(?P<label>.*?) : (?P<value>[01])$")
+VIRTIO_MMIO = (VirtioMmioResources(0xFEB00000, 0x200, 5), VirtioMmioResources(0xFEB00200, 0x200, 6))
 
 
 def run(args: list[str], cwd: Path) -> str:
@@ -50,6 +51,7 @@ class Built(NamedTuple):
     workdir: Path  # holds <signature>.dat for every table
     num_cpus: int
     pci: bool
+    virtio_mmio: tuple[VirtioMmioResources, ...]
 
 
 @pytest.fixture(
@@ -57,11 +59,13 @@ class Built(NamedTuple):
 )
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
     num_cpus, pci = request.param
-    tables = build_acpi_tables(AcpiConfig(num_cpus=num_cpus, pci=PCI_HOST if pci else None))
+    virtio = VIRTIO_MMIO if num_cpus > 1 else ()  # one configuration also has virtio-mmio
+    config = AcpiConfig(num_cpus=num_cpus, pci=PCI_HOST if pci else None, virtio_mmio=virtio)
+    tables = build_acpi_tables(config)
     workdir = tmp_path_factory.mktemp(f"acpi{num_cpus}{'pci' if pci else ''}")
     for sig in tables.tables:
         (workdir / f"{sig.lower()}.dat").write_bytes(tables.table(sig))
-    return Built(tables, workdir, num_cpus, pci)
+    return Built(tables, workdir, num_cpus, pci, virtio)
 
 
 def tables_of(built: Built, sig: str) -> None:
@@ -198,7 +202,7 @@ def test_acpica_loads_the_tables_and_evaluates_s5(built: Built) -> None:
     devices = re.search(r"Table \[DSDT: PYVIRTVM\].* with\s+(\d+) Devices", out)
     assert devices, out
     # processors, COM1, RTC (and the PCI host bridge and its motherboard resources)
-    assert int(devices[1]) == built.num_cpus + 2 + 2 * built.pci
+    assert int(devices[1]) == built.num_cpus + 2 + 2 * built.pci + len(built.virtio_mmio)
     m = re.search(r"Evaluation of \\_S5 returned.*?\n(.*?)\n\n", out, re.S)
     assert m, out
     values = [int(v, 16) for v in re.findall(r"\[Integer\] = ([0-9A-F]+)", m[1])]
@@ -231,6 +235,11 @@ def returned(out: str, path: str) -> str:
     return m[1]
 
 
+def buffer_bytes(dump: str) -> bytes:
+    """The bytes of a Buffer in acpiexec's hex dump."""
+    return bytes.fromhex("".join(re.findall(r"^\s+[0-9A-F]{4}: ((?:[0-9A-F]{2} )+)", dump, re.M)))
+
+
 def test_acpica_evaluates_the_pci_routing_table(built: Built) -> None:
     prt = returned(acpiexec(built, "evaluate \\_SB.PCI0._PRT"), "\\_SB.PCI0._PRT")
     assert "Contains 128 Elements" in prt
@@ -244,9 +253,24 @@ def test_acpica_evaluates_the_pci_routing_table(built: Built) -> None:
     assert {gsi for *_, gsi in entries} == set(range(16, 24))
 
 
+def test_acpica_evaluates_the_virtio_mmio_resources(built: Built) -> None:
+    if not built.virtio_mmio:
+        pytest.skip("no virtio-mmio devices in this configuration")
+    for index, res in enumerate(built.virtio_mmio):
+        path = f"\\_SB.VR{index:02X}"
+        hid = returned(acpiexec(built, f"evaluate {path}._HID"), f"{path}._HID")
+        assert "LNRO0005" in hid
+        crs = returned(acpiexec(built, f"evaluate {path}._CRS"), f"{path}._CRS")
+        data = bytes.fromhex(
+            "".join(re.findall(r"^\s+[0-9A-F]{4}: ((?:[0-9A-F]{2} )+)", crs, re.M))
+        )
+        expected = aml.memory32_fixed(res.base, res.size) + aml.extended_interrupt(res.gsi)
+        assert data == expected + b"\x79\x00"
+
+
 def test_acpica_evaluates_the_bridge_windows(built: Built) -> None:
     crs = returned(acpiexec(built, "evaluate \\_SB.PCI0._CRS"), "\\_SB.PCI0._CRS")
-    data = bytes.fromhex("".join(re.findall(r"^\s+[0-9A-F]{4}: ((?:[0-9A-F]{2} )+)", crs, re.M)))
+    data = buffer_bytes(crs)
     assert PCI_HOST.mem64 is not None
     expected = [
         aml.word_bus_number(0, 0xFF),

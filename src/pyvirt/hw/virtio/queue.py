@@ -117,9 +117,10 @@ class VirtQueue:
     # --- setup ------------------------------------------------------------------
 
     def set_size(self, size: int) -> None:
-        """The driver's queue size; virtio 1.x allows any size up to the maximum."""
-        if not 0 < size <= self.max_size:
-            raise VirtQueueError(f"queue size {size} outside 1..{self.max_size}")
+        """The driver's queue size: a power of two up to the maximum (2.7, split rings:
+        the 16-bit ring indices wrap cleanly only then)."""
+        if not 0 < size <= self.max_size or size & (size - 1):
+            raise VirtQueueError(f"queue size {size} is not a power of two in 1..{self.max_size}")
         self.size = size
 
     def check_layout(self) -> None:

@@ -122,6 +122,15 @@ class IsaResources:
 
 
 @dataclass(frozen=True)
+class VirtioMmioResources:
+    """A virtio-mmio window and its level-triggered interrupt, for an LNRO0005 device."""
+
+    base: int
+    size: int
+    gsi: int
+
+
+@dataclass(frozen=True)
 class PciHost:
     """A PCI host bridge (segment 0, buses 0..bus_end) with its ECAM and address windows.
 
@@ -175,6 +184,7 @@ class AcpiConfig:
     vga: bool = False
     rtc_century_index: int = 0  # CMOS index of the century byte, 0 for none
     pci: PciHost | None = None
+    virtio_mmio: tuple[VirtioMmioResources, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_cpus <= MAX_CPUS:
@@ -465,6 +475,22 @@ def _motherboard_resources(pci: PciHost) -> bytes:
     )
 
 
+def _virtio_mmio_device(index: int, res: VirtioMmioResources) -> bytes:
+    """Linux's virtio_mmio driver binds to _HID LNRO0005 (as on QEMU's microvm)."""
+    return aml.device(
+        f"VR{index:02X}",
+        aml.name("_HID", "LNRO0005"),
+        aml.name("_UID", index),
+        aml.name("_CCA", 1),  # cache-coherent DMA
+        aml.name(
+            "_CRS",
+            aml.resource_template(
+                aml.memory32_fixed(res.base, res.size), aml.extended_interrupt(res.gsi)
+            ),
+        ),
+    )
+
+
 def _dsdt(config: AcpiConfig) -> bytes:
     r"""DSDT: \_S5 for poweroff, a processor device per vCPU, COM ports, the RTC, PCI.
 
@@ -483,6 +509,7 @@ def _dsdt(config: AcpiConfig) -> bytes:
         devices.append(_isa_device("RTC", "PNP0B00", 0, config.rtc))
     if config.pci is not None:
         devices += [_pci_host_bridge(config.pci), _motherboard_resources(config.pci)]
+    devices += [_virtio_mmio_device(n, res) for n, res in enumerate(config.virtio_mmio)]
     body = aml.name("\\_S5", aml.package(SLP_TYP_S5, SLP_TYP_S5, 0, 0)) + aml.scope(
         "\\_SB", *devices
     )

@@ -51,6 +51,7 @@ _END_TAG = 0x79
 _IO_DECODE16 = 0x01
 # Large resource descriptor tags (6.4.3).
 _MEMORY32_FIXED = 0x86
+_EXTENDED_INTERRUPT = 0x89  # large item 0x09
 _DWORD_ADDRESS = 0x87
 _WORD_ADDRESS = 0x88
 _QWORD_ADDRESS = 0x8A
@@ -210,6 +211,15 @@ def irq_no_flags(*irqs: int) -> bytes:
 def resource_template(*descriptors: bytes) -> bytes:
     """ResourceTemplate () { descriptors }: a Buffer closed by an End Tag (checksum 0 = none)."""
     return buffer(b"".join(descriptors) + bytes([_END_TAG, 0]))
+
+
+def extended_interrupt(*gsis: int, level: bool = True, active_low: bool = False) -> bytes:
+    """Interrupt (ResourceConsumer, Level|Edge, ActiveHigh|ActiveLow, Exclusive) { gsis }."""
+    if not gsis or any(not 0 <= g < 1 << 32 for g in gsis):
+        raise ValueError("Interrupt needs one or more 32-bit interrupt numbers")
+    flags = 0x01 | (0 if level else 0x02) | (0x04 if active_low else 0)  # bit 0: consumer
+    body = bytes([flags, len(gsis)]) + b"".join(g.to_bytes(4, "little") for g in gsis)
+    return bytes([_EXTENDED_INTERRUPT]) + len(body).to_bytes(2, "little") + body
 
 
 def memory32_fixed(base: int, length: int, writable: bool = True) -> bytes:

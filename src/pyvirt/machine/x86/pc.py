@@ -40,13 +40,14 @@ from pyvirt.kvm import numbers as kn
 from pyvirt.kvm.gsi_routing import GsiRouter
 from pyvirt.kvm.structs import CpuidEntry2, LapicState
 from pyvirt.machine.host import CharBackend, HostResources, VirtioConfig
+from pyvirt.machine.ioeventfds import IoEventFds
 from pyvirt.machine.virtio_factory import close_virtio, create_virtio
 from pyvirt.memory import GuestMemory, host_address
 
 from . import cpuid, e820, pc_pci
 from . import entry as cpu_entry
 from . import layout as L
-from .acpi import AcpiConfig, IsaResources, build_acpi_tables
+from .acpi import AcpiConfig, IsaResources, VirtioMmioResources, build_acpi_tables
 from .boot import load_kernel, read_kernel
 from .loader import BootError, BootInput
 from .mptable import build_mptable
@@ -140,6 +141,7 @@ class PcMachine:
         self.virtio_mmio: list[tuple[int, int, VirtioMmio]] = []  # (base, IRQ, transport)
         self.pci: PciBus | None = None
         self.vm = kvm.create_vm()
+        self.ioeventfds = IoEventFds(self.vm, host.loop)
         try:
             self._build(serial_lines)
         except BaseException:
@@ -282,6 +284,8 @@ class PcMachine:
         transport = VirtioMmio(device, base, self.irq_line(irq), self.host.loop)
         self.mmio.register(base, mmio_transport.WINDOW, transport, f"virtio-mmio-{device.name}")
         self.virtio_mmio.append((base, irq, transport))
+        for addr, length, value, queue in transport.notify_points():
+            self.ioeventfds.add(addr, length, value, lambda q=queue: device.kick(q))
         return transport
 
     def _e820(self) -> list[e820.E820Entry]:
@@ -297,6 +301,10 @@ class PcMachine:
                 serial_ports=serial_res,
                 rtc_century_index=CENTURY,
                 pci=pc_pci.acpi_host(self.pci_windows),
+                virtio_mmio=tuple(
+                    VirtioMmioResources(base, mmio_transport.WINDOW, irq)
+                    for base, irq, _ in self.virtio_mmio
+                ),
             ),
             L.ACPI_TABLES_ADDR,
         )
@@ -383,6 +391,7 @@ class PcMachine:
             serial.output = _discard
         if self.pci is not None:
             self.pci.close()  # irqfds, ioeventfds and the main loop's readers go first
+        self.ioeventfds.close()
         for device in self.virtio_devices:
             close_virtio(device)
         for vcpu in self.vcpus:
