@@ -17,6 +17,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from pyvirt import sockets
 from pyvirt.net.backend import MAX_FRAME, Buffer, NetBackend, OutputQueue
 from pyvirt.vmm.errors import VmmError
 from pyvirt.vmm.netdev_options import StreamNetdev
@@ -39,56 +40,15 @@ class StreamBackend(NetBackend):
         self.reading = False
         try:
             if spec.server:
-                self.listener = self._listen()
+                self.listener = sockets.listen(spec.path, spec.host, spec.port)
             else:
-                self._connected(self._connect())
+                self._connected(sockets.connect(spec.path, spec.host, spec.port))
         except OSError as e:
             raise VmmError(
                 f"-netdev {spec.kind},id={spec.id}: {spec.address_text}: {e.strerror or e}"
             ) from None
 
     # --- addresses -----------------------------------------------------------------------
-
-    def _inet_address(self, passive: bool) -> tuple[int, Any]:
-        host = self.spec.host or None
-        flags = socket.AI_PASSIVE if passive else 0
-        infos = socket.getaddrinfo(host, self.spec.port, type=socket.SOCK_STREAM, flags=flags)
-        family, _, _, _, address = infos[0]
-        return family, address
-
-    def _listen(self) -> socket.socket:
-        if self.spec.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Any = self.spec.path
-            with contextlib.suppress(FileNotFoundError):  # a stale socket, as QEMU does
-                if not os.path.isdir(self.spec.path):
-                    os.unlink(self.spec.path)
-        else:
-            family, address = self._inet_address(passive=True)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-            sock.listen(1)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        return sock
-
-    def _connect(self) -> socket.socket:
-        if self.spec.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Any = self.spec.path
-        else:
-            family, address = self._inet_address(passive=False)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.connect(address)
-        except OSError:
-            sock.close()
-            raise
-        return sock
 
     @property
     def address(self) -> Any:

@@ -21,6 +21,7 @@ import threading
 import tty
 from collections.abc import Callable
 
+from pyvirt import sockets
 from pyvirt.vmm.errors import VmmError
 from pyvirt.vmm.options import ChardevSpec
 from pyvirt.vmm.terminal import RawTerminal
@@ -297,9 +298,9 @@ class SocketChardev(Chardev):
         self.writer = _QueuedWriter(self)
         try:
             if spec.server:
-                self.listener = self._listen()
+                self.listener = sockets.listen(spec.path, spec.host or "0.0.0.0", spec.port)
             else:
-                self._set_conn(self._connect())
+                self._set_conn(sockets.connect(spec.path, spec.host, spec.port))
         except OSError as e:
             raise VmmError(
                 f"chardev '{spec.id}': {self.address_text()}: {e.strerror or e}"
@@ -309,38 +310,6 @@ class SocketChardev(Chardev):
         if self.spec.path is not None:
             return f"unix:{self.spec.path}"
         return f"tcp:{self.spec.host}:{self.spec.port}"
-
-    def _listen(self) -> socket.socket:
-        if self.spec.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: str | tuple[str, int] = self.spec.path
-            if os.path.exists(self.spec.path) and not os.path.isdir(self.spec.path):
-                os.unlink(self.spec.path)
-        else:
-            host = self.spec.host or "0.0.0.0"
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            address = (host, self.spec.port or 0)
-        try:
-            sock.bind(address)
-            sock.listen(1)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        return sock
-
-    def _connect(self) -> socket.socket:
-        if self.spec.path is None:
-            return socket.create_connection((self.spec.host or "localhost", self.spec.port or 0))
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(self.spec.path)
-        except OSError:
-            sock.close()
-            raise
-        return sock
 
     def wait_for_client(self) -> None:
         """server=on,wait=on: block until the first peer connects, as QEMU does."""
