@@ -2,12 +2,15 @@
 # Build the pyvirt minimal Linux test guest from Debian packages:
 #   vmlinux         uncompressed ELF kernel, bootable through PVH
 #   bzImage         the same kernel, LZ4-compressed, for the Linux boot protocol
-#   initramfs.cpio  uncompressed newc cpio: busybox-static and our /init
+#   initramfs.cpio  uncompressed newc cpio: busybox-static, our /init, the
+#                   udhcpc script and the guest tools (tools/*.c)
 #   cmdline         the recommended kernel command line for this host's KVM
 #   config          the kernel .config, for reference
 # into ${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux/<key>/, where <key> hashes
-# every input. A cached build returns at once. The cache directory is the
-# last line on stdout; progress goes to stderr.
+# every input; the kernel alone is cached in kernel-<kernel key>/ too, so
+# that changing the initramfs does not rebuild it. A cached build returns at
+# once. The cache directory is the last line on stdout; progress goes to
+# stderr.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,20 +53,31 @@ fi
 
 shopt -s nullglob
 patches=("$here"/*.patch)
+tools=("$here"/tools/*.c)
 shopt -u nullglob
 
-# The key covers our files and the versions of the packages whose contents
-# end up in the outputs (kernel source, busybox, compiler).
-key=$(
+# Two keys. The kernel's covers what goes into vmlinux and bzImage: this
+# script, the config fragment, the patches, the kernel source and compiler.
+# The guest's adds what goes into the initramfs (/init, the udhcpc script,
+# the tools, busybox), so changing a tool rebuilds the initramfs, not the
+# kernel.
+hash_of() { sha256sum "$@" | sed "s|$here/||"; }
+kernel_key=$(
     {
-        sha256sum "$here/build.sh" "$here/pyvirt.config" "$here/init" "${patches[@]}" |
-            sed "s|$here/||"
+        hash_of "$here/build.sh" "$here/pyvirt.config" "${patches[@]}"
         echo "linux-source-6.1 $(pkg_version linux-source-6.1)"
-        echo "busybox-static $(pkg_version busybox-static)"
         echo "gcc-12 $(pkg_version gcc-12)"
     } | sha256sum | cut -c1-16
 )
+key=$(
+    {
+        echo "kernel $kernel_key"
+        hash_of "$here/init" "$here/udhcpc.script" "$here"/tools/*.[ch]
+        echo "busybox-static $(pkg_version busybox-static)"
+    } | sha256sum | cut -c1-16
+)
 out=$cache_root/$key
+kernel=$cache_root/kernel-$kernel_key
 
 if [[ -f $out/vmlinux ]]; then
     echo "$out"
@@ -79,40 +93,74 @@ if [[ -f $out/vmlinux ]]; then
     exit 0
 fi
 
-# Leftovers of builds that were killed (we hold the lock for this key).
-rm -rf "$cache_root/.build-$key".*
-# Build next to the cache so the final rename is atomic.
-tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# Temporary directories live next to the cache so the final renames are
+# atomic; leftovers of killed builds go (we hold the lock for their key).
+ktmp=
+tmp=
+trap 'rm -rf "$ktmp" "$tmp"' EXIT
 start=$SECONDS
 
-log "extracting $src_tar"
-mkdir "$tmp/src"
-run tar -xf "$src_tar" -C "$tmp/src" --strip-components=1
-cd "$tmp/src"
+if [[ ! -f $kernel/vmlinux ]]; then
+    exec 8>"$cache_root/.lock-kernel-$kernel_key"
+    flock 8
+fi
+if [[ ! -f $kernel/vmlinux ]]; then
+    rm -rf "$cache_root/.build-kernel-$kernel_key".*
+    ktmp=$(mktemp -d "$cache_root/.build-kernel-$kernel_key.XXXXXX")
 
-for p in "${patches[@]}"; do
-    log "applying $(basename "$p")"
-    patch -p1 --batch --forward --quiet <"$p" >&2 || die "patch $(basename "$p") does not apply"
+    log "extracting $src_tar"
+    mkdir "$ktmp/src"
+    run tar -xf "$src_tar" -C "$ktmp/src" --strip-components=1
+    cd "$ktmp/src"
+
+    for p in "${patches[@]}"; do
+        log "applying $(basename "$p")"
+        patch -p1 --batch --forward --quiet <"$p" >&2 || die "patch $(basename "$p") does not apply"
+    done
+
+    log "configuring: tinyconfig + pyvirt.config"
+    make -s tinyconfig >/dev/null
+    scripts/kconfig/merge_config.sh -m .config "$here/pyvirt.config" >/dev/null
+    make -s olddefconfig >&2
+    # Kconfig silently drops values whose dependencies are unmet: insist.
+    bad=()
+    while read -r line; do
+        if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
+            grep -qxF "$line" .config || bad+=("$line")
+        elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+            ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
+        fi
+    done <"$here/pyvirt.config"
+    ((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
+
+    log "building the kernel with $(nproc) jobs"
+    run make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2
+
+    mkdir "$ktmp/out"
+    cp vmlinux "$ktmp/out/vmlinux"
+    cp arch/x86/boot/bzImage "$ktmp/out/bzImage"
+    cp .config "$ktmp/out/config"
+    # The kernel's own cpio writer, for the initramfs.
+    gcc -O2 -o "$ktmp/out/gen_init_cpio" usr/gen_init_cpio.c
+    cd "$cache_root"
+    mv -T "$ktmp/out" "$kernel"
+    rm -rf "$ktmp"
+    ktmp=
+fi
+exec 8>&-
+
+rm -rf "$cache_root/.build-$key".*
+tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+
+# The guest tools: static, and without a libc (see tools/rt.h), so that they
+# add a few KB to the initramfs rather than ~680 KB each.
+log "building the guest tools"
+mkdir "$tmp/tools"
+for t in "${tools[@]}"; do
+    gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
+        -O2 -Wall -Wextra -s -o "$tmp/tools/$(basename "$t" .c)" "$t" >&2 ||
+        die "building $(basename "$t") failed"
 done
-
-log "configuring: tinyconfig + pyvirt.config"
-make -s tinyconfig >/dev/null
-scripts/kconfig/merge_config.sh -m .config "$here/pyvirt.config" >/dev/null
-make -s olddefconfig >&2
-# Kconfig silently drops values whose dependencies are unmet: insist.
-bad=()
-while read -r line; do
-    if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
-        grep -qxF "$line" .config || bad+=("$line")
-    elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
-        ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
-    fi
-done <"$here/pyvirt.config"
-((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
-
-log "building the kernel with $(nproc) jobs"
-run make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2
 
 log "building initramfs.cpio"
 mkdir "$tmp/out"
@@ -124,18 +172,24 @@ dir /proc 0755 0 0
 dir /sys 0755 0 0
 dir /tmp 1777 0 0
 dir /root 0700 0 0
+dir /etc 0755 0 0
+dir /etc/udhcpc 0755 0 0
+file /etc/udhcpc/default.script $here/udhcpc.script 0755 0 0
 file /bin/busybox $busybox 0755 0 0
 slink /bin/sh busybox 0777 0 0
 file /init $here/init 0755 0 0
 EOF
-# The kernel's own cpio writer: device nodes without root, -t 0 for fixed
-# timestamps on directories and nodes (files keep their mtimes).
-gcc -O2 -o "$tmp/gen_init_cpio" usr/gen_init_cpio.c
-"$tmp/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
+for t in "${tools[@]}"; do
+    t=$(basename "$t" .c)
+    echo "file /bin/$t $tmp/tools/$t 0755 0 0" >>"$tmp/cpio_list"
+done
+# Device nodes without root, -t 0 for fixed timestamps on directories and
+# nodes (files keep their mtimes).
+"$kernel/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
 
-cp vmlinux "$tmp/out/vmlinux"
-cp arch/x86/boot/bzImage "$tmp/out/bzImage"
-cp .config "$tmp/out/config"
+for f in vmlinux bzImage config; do
+    ln "$kernel/$f" "$tmp/out/$f" 2>/dev/null || cp "$kernel/$f" "$tmp/out/$f"
+done
 echo "$cmdline" >"$tmp/out/cmdline"
 
 mv -T "$tmp/out" "$out"

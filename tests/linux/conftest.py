@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from .guest import LinuxGuest
+
+__all__ = ["LinuxGuest", "linux_guest"]
+
 BUILD_SH = Path(__file__).resolve().parents[2] / "guests" / "linux" / "build.sh"
 BUILD_TIMEOUT = 3600.0  # a cold kernel build takes ~4 min on 2 cores
-
-
-@dataclass(frozen=True)
-class LinuxGuest:
-    """Paths of one cached build of the guest, and its recommended kernel command line."""
-
-    dir: Path
-    vmlinux: Path  # uncompressed ELF, PVH entry
-    bzimage: Path  # LZ4 bzImage
-    initramfs: Path  # uncompressed newc cpio
-    cmdline: str
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +30,4 @@ def linux_guest() -> LinuxGuest:
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.splitlines()[-40:])
         pytest.fail(f"{BUILD_SH} failed (exit code {proc.returncode}):\n{tail}", pytrace=False)
-    out = Path(proc.stdout.splitlines()[-1])
-    return LinuxGuest(
-        dir=out,
-        vmlinux=out / "vmlinux",
-        bzimage=out / "bzImage",
-        initramfs=out / "initramfs.cpio",
-        cmdline=(out / "cmdline").read_text().strip(),
-    )
+    return LinuxGuest.from_dir(Path(proc.stdout.splitlines()[-1]))
