@@ -37,9 +37,13 @@ class DeviceType:
 DEVICE_TYPES: dict[str, DeviceType] = {}
 
 
+_PCI_ONLY = {"addr", "disable-legacy", "disable-modern"}
+
+
 def _define(kind: str, pci: str, mmio: str, props: set[str], what: str) -> None:
-    DEVICE_TYPES[pci] = DeviceType(kind, PCI, frozenset(props), f"virtio {what} (PCI)")
-    DEVICE_TYPES[mmio] = DeviceType(kind, MMIO, frozenset(props - {"addr"}),
+    DEVICE_TYPES[pci] = DeviceType(kind, PCI, frozenset(props | _PCI_ONLY),
+                                   f"virtio {what} (PCI)")  # fmt: skip
+    DEVICE_TYPES[mmio] = DeviceType(kind, MMIO, frozenset(props),
                                     f"virtio {what} (virtio-mmio)")  # fmt: skip
 
 
@@ -127,8 +131,14 @@ def _check_device(spec: DeviceSpec) -> None:
                                    "reads /dev/urandom")  # fmt: skip
         if spec.int_prop("max-bytes", 1) <= 0 or spec.int_prop("period", 1000) <= 0:
             raise OptionError(opt, "max-bytes and period must be positive")
-    if spec.type.transport == PCI and "addr" in spec.props:
-        pci_slot(spec)
+    if spec.type.transport == PCI:
+        if "addr" in spec.props:
+            pci_slot(spec)
+        # Our virtio-pci functions are modern-only (non-transitional), as with
+        # QEMU's disable-legacy=on,disable-modern=off.
+        if not spec.bool_prop("disable-legacy", True) or spec.bool_prop("disable-modern", False):
+            raise OptionError(opt, "only modern virtio-pci is supported (disable-legacy=on, "
+                                   "disable-modern=off)")  # fmt: skip
 
 
 def pci_slot(spec: DeviceSpec) -> int | None:
