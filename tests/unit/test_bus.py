@@ -9,19 +9,7 @@ import pytest
 from pyvirt.hw.bus import Bus, PortWindow, Sink
 from pyvirt.hw.irq import SharedIrq
 
-
-class Recorder:
-    def __init__(self, value: int = 0) -> None:
-        self.value = value
-        self.reads: list[tuple[int, int]] = []
-        self.writes: list[tuple[int, int, int]] = []
-
-    def read(self, offset: int, size: int) -> int:
-        self.reads.append((offset, size))
-        return self.value
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        self.writes.append((offset, size, value))
+from .pci_fakes import Region as Recorder
 
 
 @pytest.fixture
@@ -87,9 +75,9 @@ def test_values_are_cut_to_the_access_size(bus: Bus) -> None:
     [(0x3F8, 8), (0x3F0, 9), (0x3FF, 1), (0x3FA, 1), (0x3F0, 0x20)],
 )
 def test_overlapping_registrations_are_rejected(bus: Bus, base: int, length: int) -> None:
-    bus.register(0x3F8, 8, Recorder(), "serial0")
+    bus.register(0x3F8, 8, Recorder(0), "serial0")
     with pytest.raises(ValueError, match="overlaps serial0"):
-        bus.register(base, length, Recorder(), "other")
+        bus.register(base, length, Recorder(0), "other")
 
 
 def test_adjacent_ranges_are_fine(bus: Bus) -> None:
@@ -103,7 +91,7 @@ def test_adjacent_ranges_are_fine(bus: Bus) -> None:
 
 def test_empty_range_is_rejected(bus: Bus) -> None:
     with pytest.raises(ValueError, match="empty range"):
-        bus.register(0x10, 0, Recorder(), "nothing")
+        bus.register(0x10, 0, Recorder(0), "nothing")
 
 
 def test_unregister(bus: Bus) -> None:
@@ -111,7 +99,7 @@ def test_unregister(bus: Bus) -> None:
     bus.register(0x10, 2, dev, "dev")
     bus.unregister(dev)
     assert bus.read(0x10, 1) == 0xFF
-    bus.register(0x10, 2, Recorder(), "again")  # the range is free again
+    bus.register(0x10, 2, Recorder(0), "again")  # the range is free again
 
 
 def test_port_window_presents_absolute_ports(bus: Bus) -> None:

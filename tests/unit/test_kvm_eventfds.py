@@ -7,7 +7,6 @@ does not exit) and count them, and let the others exit to us as usual.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -25,15 +24,6 @@ MMIO_ADDR = 0xD0000  # above the 64 KiB of RAM: an MMIO write
 # mov dx, 0x500; mov ax, 0x1234; out dx, ax; mov ax, 0x5678; out dx, ax;
 # mov bx, 0xd000; mov ds, bx; mov word [0], 0x42; hlt
 CODE = bytes.fromhex("ba0005 b83412 ef b87856 ef bb00d0 8edb c70600004200 f4")
-
-
-@pytest.fixture
-def kvm() -> Iterator[Kvm]:
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        pytest.skip("/dev/kvm is not usable")
-    k = Kvm()
-    yield k
-    k.close()
 
 
 @pytest.fixture

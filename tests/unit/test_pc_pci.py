@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,22 +48,6 @@ class Rng(VirtioDevice):
 
     def queue_notify(self, index: int) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def kvm() -> Iterator[Kvm]:
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        pytest.skip("/dev/kvm is not usable")
-    k = Kvm()
-    yield k
-    k.close()
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture

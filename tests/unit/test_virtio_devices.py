@@ -123,13 +123,6 @@ class Harness:
 
 
 @pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
 def mem() -> Iterator[GuestMemory]:
     memory = new_memory()
     yield memory

@@ -111,13 +111,6 @@ class Guest:
         self.write(V.DEVICE_STATUS, 1, ACKNOWLEDGE | DRIVER | FEATURES_OK)
 
 
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
 def run_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Let the main loop serve what is ready (posted kicks, readable eventfds)."""
     loop.run_until_complete(asyncio.sleep(0.01))
