@@ -1,0 +1,58 @@
+"""libvirt's error model: every management-layer failure carries libvirt's code and domain.
+
+The numbers are libvirt's (virterror.h), so the daemon can put them on the wire
+unchanged and virsh / libvirt-python print and classify them as usual.
+Check new ones against libvirt-python's VIR_ERR_* / VIR_FROM_* constants.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    INTERNAL_ERROR = 1
+    NO_SUPPORT = 3
+    INVALID_ARG = 8
+    OPERATION_FAILED = 9
+    XML_ERROR = 27
+    DOM_EXIST = 28
+    OPERATION_DENIED = 29
+    SYSTEM_ERROR = 38
+    RPC = 39
+    NO_DOMAIN = 42
+    NO_STORAGE_POOL = 49
+    NO_STORAGE_VOL = 50
+    OPERATION_INVALID = 55
+    CONFIG_UNSUPPORTED = 67
+    OPERATION_UNSUPPORTED = 84
+
+
+class ErrorDomain(IntEnum):
+    NONE = 0
+    DOM = 6
+    RPC = 7
+    QEMU = 10
+    TEST = 12
+    REMOTE = 13
+    STORAGE = 18
+    DOMAIN = 20  # domain configuration (XML)
+
+
+class ErrorLevel(IntEnum):
+    NONE = 0
+    WARNING = 1
+    ERROR = 2
+
+
+class VirtError(Exception):
+    """A failure as libvirt reports it: `code`, `domain` and the message users see."""
+
+    def __init__(
+        self, code: ErrorCode, message: str, domain: ErrorDomain = ErrorDomain.NONE
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.domain = domain
+        self.message = message
+        self.level = ErrorLevel.ERROR
