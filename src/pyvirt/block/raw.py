@@ -37,6 +37,9 @@ class RawImage:
     flushes.
     """
 
+    format_name = "raw"
+    backing: None = None
+
     def __init__(
         self,
         path: str,
