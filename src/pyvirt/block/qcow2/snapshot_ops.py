@@ -153,7 +153,10 @@ class SnapshotOps:
             add(offset >> cb)
 
     def _refresh_copied(self: Qcow2Image) -> None:
-        """COPIED set exactly on the active tree's entries whose refcount is 1."""
+        """COPIED set exactly on the active tree's entries whose refcount is 1.
+
+        Tables that just became shared are rewritten too: their entries lose COPIED.
+        """
         rc, cb = self.refcounts, self.cluster_bits
         for l1_index, entry in enumerate(self.l1):
             offset = entry & L.OFFSET_MASK
@@ -164,8 +167,6 @@ class SnapshotOps:
             if want != entry:
                 self.l1[l1_index] = want
                 self.l1_dirty = True
-            if not owned:
-                continue  # a shared table is never written: its entries are all shared
             table = self._load_l2(offset, l1_index)
             changed = False
             for i, e in enumerate(table):
