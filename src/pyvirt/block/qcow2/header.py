@@ -53,13 +53,24 @@ class Header:
         )
 
     def pack(self) -> bytes:
-        """Header, extensions and backing file name, as they go at offset 0 (one cluster)."""
+        """Header, extensions and backing file name, as they go at offset 0 (one cluster).
+
+        The feature name table is left out when it does not fit, as QEMU does.
+        """
+        out = self._pack(feature_table=self.version >= 3)
+        if len(out) > self.cluster_size:
+            out = self._pack(feature_table=False)
+        if len(out) > self.cluster_size:
+            raise HeaderError("header, extensions and backing file name exceed one cluster")
+        return out
+
+    def _pack(self, *, feature_table: bool) -> bytes:
         length = L.V2_HEADER_LENGTH if self.version == 2 else (
             L.V3_HEADER_LENGTH + len(self.unknown_header_fields))  # fmt: skip
         ext = bytearray()
         if self.backing_format:
             _put_ext(ext, L.EXT_BACKING_FORMAT, self.backing_format.encode())
-        if self.version >= 3:
+        if feature_table:
             table = b"".join(_FEATURE.pack(kind, bit, name.encode())
                              for (kind, bit), name in L.FEATURE_NAMES.items())  # fmt: skip
             _put_ext(ext, L.EXT_FEATURE_TABLE, table)
@@ -77,10 +88,7 @@ class Header:
             head += _V3.pack(self.incompatible, self.compatible, self.autoclear,
                              self.refcount_order, length)  # fmt: skip
             head += bytes([self.compression_type]) + bytes(7) + self.unknown_header_fields
-        out = head + ext + backing
-        if len(out) > self.cluster_size:
-            raise HeaderError("header, extensions and backing file name exceed one cluster")
-        return out
+        return head + ext + backing
 
 
 def _put_ext(out: bytearray, etype: int, data: bytes) -> None:

@@ -177,7 +177,7 @@ class Qcow2Image(SnapshotOps):
             log.error("qcow2: Marking image as corrupt: %s; further corruption events will "
                       "be suppressed", what)  # fmt: skip
             self.header.incompatible |= L.INCOMPAT_CORRUPT
-            with suppress(OSError):
+            with suppress(OSError, HeaderError):
                 self._write_header()
             self._broken = message
         return BlockError(errno.EIO, message)
