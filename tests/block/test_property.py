@@ -1,4 +1,4 @@
-"""Random operation sequences on our qcow2 and on a bytearray model agree; qemu-img check stays clean."""
+"""Random operations on our qcow2 and on a bytearray model agree; qemu-img check stays clean."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ operation = st.one_of(
     st.tuples(st.just("discard"), offsets, lengths),
     st.tuples(st.just("zero"), offsets, lengths, st.booleans()),
     st.tuples(st.just("resize"), st.integers(1, MAX_SECTORS)),
-    st.tuples(st.just("snapshot"), st.sampled_from(["create", "apply", "delete"]),
-              st.integers(0, 2)),  # fmt: skip
+    st.tuples(
+        st.just("snapshot"), st.sampled_from(["create", "apply", "delete"]), st.integers(0, 2)
+    ),
     st.tuples(st.just("reopen")),
 )
 

@@ -106,7 +106,7 @@ def test_concurrent_writers(tmp_path: Path) -> None:
                 if i % 16 == 15:
                     image.flush()
                     image.discard(base + 4096 * i, 8192)
-        except BaseException as e:  # noqa: BLE001 (reported by the main thread)
+        except BaseException as e:  # reported by the main thread
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
