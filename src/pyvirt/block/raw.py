@@ -53,6 +53,8 @@ class RawImage:
         self.read_only = read_only
         self.discard_enabled = discard
         self.no_flush = no_flush
+        # The format was probed: refuse writes that would make it probe as qcow2 (as QEMU).
+        self.protect_format = False
         flags = os.O_RDONLY if read_only else os.O_RDWR
         if writethrough:
             flags |= os.O_DSYNC
@@ -81,6 +83,9 @@ class RawImage:
 
     def writev(self, offset: int, buffers: list[memoryview]) -> int:
         want = sum(len(b) for b in buffers)
+        if self.protect_format and offset == 0 and _starts_with_qcow2_magic(buffers):
+            raise BlockError(errno.EPERM, f"'{self.path}': a write to block 0 would turn this "
+                                          "probed raw image into qcow2")  # fmt: skip
         done = os.pwritev(self.fd, buffers, offset)
         while done < want:  # short writes: retry the rest
             rest = _skip(buffers, done)
@@ -151,6 +156,11 @@ def create_raw(path: str, size: int) -> None:
         os.ftruncate(fd, size)
     finally:
         os.close(fd)
+
+
+def _starts_with_qcow2_magic(buffers: list[memoryview]) -> bool:
+    head = b"".join(bytes(b[:4]) for b in buffers[:4])[:4]
+    return head == b"QFI\xfb"
 
 
 def _data_run(fd: int, pos: int, file_end: int) -> tuple[int, int]:
