@@ -192,3 +192,25 @@ def test_resize(tmp_path: Path) -> None:
     qemu_check(path)
     data = qemu_raw(path, tmp_path)
     assert len(data) == 300 * MiB and data[299 * MiB : 299 * MiB + 4] == b"tail"
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["compat=0.10", "refcount_bits=1", "refcount_bits=8", "refcount_bits=64,cluster_size=512",
+     "lazy_refcounts=on,cluster_size=4096"],
+)  # fmt: skip
+def test_we_write_images_qemu_created(tmp_path: Path, options: str) -> None:
+    path = tmp_path / "q.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-o", options, path, "3M")
+    qemu_io(path, "write -P 7 0 1M")
+    expected = bytearray(qemu_raw(path, tmp_path))
+    image = open_image(str(path), discard=True)
+    for offset, length, seed in [(512, 70000, 1), (2 * MiB + 7, 5000, 2), (MiB - 100, 200, 3)]:
+        data = pattern(seed, length)
+        write(image, offset, data)
+        expected[offset : offset + length] = data
+    image.discard(1536 * 1024, 512 * 1024)
+    expected[1536 * 1024 : 2 * MiB] = bytes(512 * 1024)
+    image.close()
+    qemu_check(path)
+    assert qemu_raw(path, tmp_path) == expected
