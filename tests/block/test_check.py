@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -98,8 +99,6 @@ def test_dirty_image_with_lazy_refcounts_is_repaired_on_open(tmp_path: Path) -> 
     info = json.loads(qemu_img("info", "--output=json", "-U", path).stdout)
     assert info["dirty-flag"] is True
     image.io.fd, fd = -1, image.io.fd  # abandon it as a crash would
-    import os
-
     os.close(fd)
     set_refcount(path, 13, 1)  # a leak the lazy refcounts left
     image = open_image(str(path))

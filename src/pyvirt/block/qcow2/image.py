@@ -28,6 +28,7 @@ from ..driver import BlockDriver, BlockError, Extent, merge_extents
 from . import layout as L
 from .buffers import BufferCursor, copy_into, fill_zero
 from .cache import TableCache
+from .check import CheckResult, check_image
 from .fileio import Corrupt, ImageFile
 from .header import HeaderError, parse_header
 from .layout import Kind, l2_kind
@@ -808,10 +809,8 @@ class Qcow2Image(SnapshotOps):
 
     # --- check ------------------------------------------------------------------------
 
-    def check(self, repair: str | None = None):  # type: ignore[no-untyped-def]
+    def check(self, repair: str | None = None) -> CheckResult:
         """qemu-img check: counts, messages, and repairs with repair="leaks" or "all"."""
-        from .check import check_image
-
         if repair is not None:
             self._check_writable()
         with self._locked():
