@@ -80,6 +80,7 @@ def create_raw(path: str, size: int) -> None:
         raise BlockError(e.errno, f"Could not create '{path}': {e.strerror}") from None
     try:
         os.ftruncate(fd, size)
+        os.pwrite(fd, bytes(min(4096, size)), 0)  # QEMU allocates the first block
     finally:
         os.close(fd)
 

@@ -57,7 +57,7 @@ def run(argv: list[str]) -> int:
             quiet=quiet,
         )
     except ImgError as e:
-        raise ImgError(f"{filename}: {e}") from None
+        raise ImgError(f"{filename}: {e}", hint=e.hint) from None
     return 0
 
 
@@ -100,6 +100,8 @@ def prepare(
     for key, value in parse_option_string(option_string):
         options.set(key, value)
     if backing is not None:
+        if fmt == "raw":
+            raise ImgError("Backing file not supported for file format 'raw'")
         options.set("backing_file", backing)
     if backing_fmt is not None:
         options.set("backing_fmt", backing_fmt)
@@ -108,8 +110,6 @@ def prepare(
             raise ImgError("The image size must be specified only once")
         options.size = size
     if options.backing_file is not None:
-        if fmt == "raw":
-            raise ImgError("Backing file not supported for file format 'raw'")
         backing_size = _backing_size(filename, options, unsafe)
         if options.size is None and backing_size is not None:
             options.size = backing_size
@@ -133,16 +133,16 @@ def _backing_size(filename: str, options: CreateOptions, unsafe: bool) -> int | 
     """The backing file's size, after checking it opens (not with -u); None if unchecked."""
     path = backing_path(filename, options.backing_file)
     if options.backing_fmt is None:
-        message = "Backing file specified without backing format"
+        hint = ""
         with contextlib.suppress(OSError):
-            message += f"\nDetected format of {probe_format(path)}."
-        raise ImgError(message)
+            hint = f"Detected format of {probe_format(path)}."  # QEMU ends it with no newline
+        raise ImgError("Backing file specified without backing format", hint=hint)
     if unsafe:
         return None
     try:
         image = open_img(path, options.backing_fmt)
     except OpenError as e:
-        raise ImgError(f"{e.detail}\nCould not open backing image.") from None
+        raise ImgError(e.detail, hint="Could not open backing image.\n") from None
     try:
         return image.length
     finally:

@@ -11,9 +11,12 @@ class ImgError(Exception):
     Only the first line gets the prefix: further lines are hints, as in QEMU.
     """
 
-    def __init__(self, message: str, status: int = 1, *, usage: bool = False) -> None:
+    def __init__(
+        self, message: str, status: int = 1, *, usage: bool = False, hint: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.hint = hint  # printed as is after the message line, as QEMU's error hints
         self.usage = usage  # qemu-img adds "Try '... --help'" after command-line mistakes
 
 
@@ -22,7 +25,7 @@ def usage_error(message: str) -> ImgError:
 
 
 def render(error: ImgError) -> str:
-    text = f"{PROGRAM}: {error}\n"
+    text = f"{PROGRAM}: {error}\n{error.hint}"
     if error.usage:
         text += f"Try '{PROGRAM} --help' for more information\n"
     return text

@@ -41,13 +41,13 @@ def run(argv: list[str]) -> int:
     if new_backing is None and not unsafe:
         raise usage_error("Must specify backing file (-b) or use unsafe mode (-u)")
     new_backing = new_backing or None  # -b "" removes the backing file
-    if new_backing is not None and new_fmt is None:
-        raise ImgError(
-            f"Could not change the backing file to '{new_backing}': "
-            "backing format must be specified"
-        )
     image = open_img(filename, fmt, read_only=False, backing=not unsafe)
     try:
+        if new_backing is not None and new_fmt is None:
+            raise ImgError(
+                f"Could not change the backing file to '{new_backing}': "
+                "backing format must be specified"
+            )
         if not hasattr(image, "set_backing"):
             raise ImgError(
                 f"Could not change the backing file to '{new_backing or ''}': "

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from . import cmdline
 from .blockapi import BlockError
 from .createopts import option_size
-from .errors import ImgError, usage_error
+from .errors import PROGRAM, ImgError, usage_error
 from .images import block_message, close_chain, open_img
 
 SHRINK_WARNING = (
@@ -45,11 +43,11 @@ def run(argv: list[str]) -> int:
         new = current + amount if sign == "+" else current - amount if sign == "-" else amount
         if new <= 0:
             raise ImgError("New image size must be positive")
-        if new < current:
-            if not shrink:
-                raise ImgError("Use the --shrink option to perform a shrink operation.")
-            if image.format_name == "raw":
-                print(f"pyvirt-img: {SHRINK_WARNING}", file=sys.stderr)
+        if new < current and not shrink:
+            raise ImgError(
+                "Use the --shrink option to perform a shrink operation.",
+                hint=f"{PROGRAM}: {SHRINK_WARNING}\n",
+            )
         try:
             image.resize(new)
             image.flush()
