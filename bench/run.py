@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import blk_throughput, linux_boot, memory, pio_exit, startup
+from bench import blk_throughput, img_convert, linux_boot, memory, pio_exit, qcow2_io, startup
 from bench.harness import Row, print_table, vmms
 from guests.tiny import build as tiny_build
 
@@ -18,6 +18,8 @@ BENCHMARKS = {
     "pio": pio_exit.measure,
     "linux": linux_boot.measure,
     "blk": blk_throughput.measure,
+    "qcow2": qcow2_io.measure,
+    "convert": img_convert.measure,
 }
 
 

@@ -128,10 +128,12 @@ def _write_nonzero(
     target: BlockDriver, offset: int, data: bytearray, block: int, compress: bool
 ) -> None:
     """Write the blocks of `data` that are not all zero, in runs; compressed one cluster each."""
+    if is_zero(data):
+        return
     view = memoryview(data)
     run_start = None
     for pos in range(0, len(data) + block, block):
-        piece = view[pos : pos + block]
+        piece = data[pos : pos + block]  # a bytearray: compared with memcmp, unlike a memoryview
         zero = not piece or is_zero(piece)
         if compress and not zero and len(piece) == block and (offset + pos) % block == 0:
             target.write_compressed(offset + pos, bytes(piece))

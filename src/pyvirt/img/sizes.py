@@ -37,10 +37,8 @@ def strtosz(text: str) -> int | None:
     mul = 1024 ** SUFFIXES.index(suffix.upper()) if suffix else 1
     if hex_digits is not None:
         if suffix:
-            print(
-                f"{PROGRAM}: warning: Using a multiplier suffix on hex numbers is deprecated: {text}",
-                file=sys.stderr,
-            )
+            warning = "Using a multiplier suffix on hex numbers is deprecated"
+            print(f"{PROGRAM}: warning: {warning}: {text}", file=sys.stderr)
         return int(hex_digits, 16) * mul
     frac = float("0" + fraction) if fraction and fraction != "." else 0.0
     if frac and mul == 1:  # a fraction of a byte
