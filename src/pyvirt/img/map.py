@@ -49,9 +49,9 @@ def run(argv: list[str]) -> int:
         elif key == "--output":
             output = cmdline.output_format(value)
         elif key == "s":
-            start = parse_size(value, "offset")
+            start = parse_size(value, "start offset")
         elif key == "l":
-            max_length = parse_size(value, "length")
+            max_length = parse_size(value, "max length")
     filename = cmdline.one_file(operands)
     image = open_img(filename, fmt)
     try:
