@@ -8,7 +8,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import blk_throughput, linux_boot, memory, net_throughput, pio_exit, startup
+from bench import (
+    blk_throughput,
+    img_convert,
+    linux_boot,
+    memory,
+    net_throughput,
+    pio_exit,
+    qcow2_io,
+    startup,
+)
 from bench.harness import Row, print_table, vmms
 from guests.tiny import build as tiny_build
 
@@ -19,6 +28,8 @@ BENCHMARKS = {
     "linux": linux_boot.measure,
     "blk": blk_throughput.measure,
     "net": net_throughput.measure,
+    "qcow2": qcow2_io.measure,
+    "convert": img_convert.measure,
 }
 
 

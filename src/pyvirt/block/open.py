@@ -19,7 +19,7 @@ def probe_format(path: str) -> str:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as e:
-        raise BlockError(e.errno, f"could not open '{path}': {e.strerror}") from None
+        raise BlockError(e.errno, f"Could not open '{path}': {e.strerror}") from None
     return "qcow2" if magic == QCOW2_MAGIC else "raw"
 
 
@@ -91,5 +91,4 @@ def _open_backing(image: BlockDriver, chain: list[str]) -> BlockDriver:
     try:
         return _open(path, image.backing_format, True, True, False, False, False, False, chain)  # type: ignore[attr-defined]
     except BlockError as e:
-        raise BlockError(e.errno, f"could not open backing file of '{image.path}': "
-                                  f"{e.strerror}") from None  # fmt: skip
+        raise BlockError(e.errno, f"Could not open backing file: {e.strerror}") from None

@@ -61,7 +61,7 @@ class RawImage:
         try:
             self.fd = os.open(path, flags | os.O_CLOEXEC)
         except OSError as e:
-            raise BlockError(e.errno, f"could not open '{path}': {e.strerror}") from None
+            raise BlockError(e.errno, f"Could not open '{path}': {e.strerror}") from None
         if not os.path.isfile(path) and not _is_block_device(self.fd):
             os.close(self.fd)
             raise BlockError(errno.EINVAL, f"'{path}' is neither a file nor a block device")
@@ -147,13 +147,17 @@ class RawImage:
 
 
 def create_raw(path: str, size: int) -> None:
-    """A sparse raw image of `size` bytes (an existing file is truncated, as qemu-img does)."""
+    """A sparse raw image of `size` bytes (an existing file is truncated, as qemu-img does).
+
+    Like QEMU, the first block is allocated (written as zeroes): file systems then
+    report a block size to O_DIRECT probing, and `info`/`map` agree with qemu-img's."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     except OSError as e:
-        raise BlockError(e.errno, f"could not create '{path}': {e.strerror}") from None
+        raise BlockError(e.errno, f"Could not create '{path}': {e.strerror}") from None
     try:
         os.ftruncate(fd, size)
+        os.pwrite(fd, bytes(min(4096, size)), 0)
     finally:
         os.close(fd)
 

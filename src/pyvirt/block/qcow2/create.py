@@ -30,7 +30,7 @@ def create_qcow2(
     problem = _check_options(size, cluster_size, cluster_bits, compat, lazy_refcounts,
                              refcount_bits)  # fmt: skip
     if problem:
-        raise BlockError(errno.EINVAL, f"could not create '{path}': {problem}")
+        raise BlockError(errno.EINVAL, f"Could not create '{path}': {problem}")
     version = 2 if compat == "0.10" else 3
     l1_size = -(-size // (cluster_size * (cluster_size // 8)))
     l1_clusters = -(-l1_size * 8 // cluster_size)
@@ -46,10 +46,10 @@ def create_qcow2(
     try:
         head = header.pack()
     except HeaderError as e:
-        raise BlockError(errno.EINVAL, f"could not create '{path}': {e}") from None
+        raise BlockError(errno.EINVAL, f"Could not create '{path}': {e}") from None
     used = 3 + l1_clusters
     if used > cluster_size * 8 // refcount_bits:
-        raise BlockError(errno.EINVAL, f"could not create '{path}': L1 table too large for "
+        raise BlockError(errno.EINVAL, f"Could not create '{path}': L1 table too large for "
                                        "one refcount block")  # fmt: skip
     reftable = array("Q", [2 * cluster_size]) + array("Q", bytes(cluster_size - 8))
     image = bytearray(head.ljust(cluster_size, b"\0"))
@@ -86,7 +86,7 @@ def _write_atomically(path: str, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".pyvirt-", dir=directory)
     except OSError as e:
-        raise BlockError(e.errno, f"could not create '{path}': {e.strerror}") from None
+        raise BlockError(e.errno, f"Could not create '{path}': {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -96,4 +96,4 @@ def _write_atomically(path: str, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as e:
         os.unlink(tmp)
-        raise BlockError(e.errno, f"could not create '{path}': {e.strerror}") from None
+        raise BlockError(e.errno, f"Could not create '{path}': {e.strerror}") from None

@@ -102,7 +102,7 @@ def parse_header(data: bytes, file_size: int) -> Header:
     (magic, version, backing_offset, backing_size, cluster_bits, size, crypt, l1_size, l1_offset,
      rt_offset, rt_clusters, nb_snapshots, sn_offset) = _V2.unpack_from(data)  # fmt: skip
     if magic != L.MAGIC:
-        raise HeaderError("not a qcow2 image (bad magic)")
+        raise HeaderError("Image is not in qcow2 format")
     if version not in (2, 3):
         raise HeaderError(f"unsupported qcow2 version {version}")
     if not L.MIN_CLUSTER_BITS <= cluster_bits <= L.MAX_CLUSTER_BITS:

@@ -68,13 +68,13 @@ class Qcow2Image(SnapshotOps):
         try:
             fd = os.open(path, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
         except OSError as e:
-            raise BlockError(e.errno, f"could not open '{path}': {e.strerror}") from None
+            raise BlockError(e.errno, f"Could not open '{path}': {e.strerror}") from None
         self.io = ImageFile(fd)
         try:
             self._load(for_check)
         except (HeaderError, Corrupt) as e:
             os.close(fd)
-            raise BlockError(errno.EINVAL, f"could not open '{path}': {e}") from None
+            raise BlockError(errno.EINVAL, str(e), path) from None  # QEMU's wording
         except BaseException:
             os.close(fd)
             raise
@@ -804,7 +804,8 @@ class Qcow2Image(SnapshotOps):
         out = [dataclasses.replace(e, depth=e.depth + 1)
                for e in backing.block_status(start, inside)] if inside else []  # fmt: skip
         if inside < n:
-            out.append(Extent(start + inside, n - inside, 1, False, True, False))
+            # Past the end of the backing file: QEMU reports it at this layer.
+            out.append(Extent(start + inside, n - inside, 0, False, True, False))
         return out
 
     # --- check ------------------------------------------------------------------------

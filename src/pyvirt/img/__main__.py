@@ -1,0 +1,3 @@
+from pyvirt.img.main import main
+
+raise SystemExit(main())
