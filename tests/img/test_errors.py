@@ -49,6 +49,7 @@ CASES = [
     ["convert", "-O", "bogus", "data.raw", "out.img"],
     ["convert", "-O", "raw", "missing.img", "out.img"],
     ["convert", "-O", "raw", "data.raw"],
+    ["convert", "-t", "bogus", "-O", "raw", "data.raw", "out.img"],
     ["convert", "-c", "-O", "raw", "data.raw", "out.img"],
     ["convert", "-O", "qcow2", "-o", "bogus=1", "data.raw", "out.img"],
     ["resize", "data.raw"],

@@ -16,6 +16,7 @@ from .errors import ImgError, usage_error
 from .images import (
     IO_CHUNK,
     block_message,
+    check_cache,
     check_format,
     chunks,
     close_chain,
@@ -51,6 +52,7 @@ def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(argv, ":hf:O:co:pqnS:t:T:WUm:", {"force-share": "U"})
     src_fmt, out_fmt = None, "raw"
     compress = progress = quiet = no_create = False
+    cache = "unsafe"  # qemu-img convert's default for the target
     option_strings: list[str] = []
     for key, value in opts:
         if key == "f":
@@ -70,6 +72,8 @@ def run(argv: list[str]) -> int:
             no_create = True
         elif key == "S":
             parse_size(value, "buffer size for sparse output")
+        elif key == "t":
+            cache = check_cache(value)
     if len(operands) < 2:
         raise ImgError("Must specify image file name")
     if len(operands) > 2:
@@ -86,7 +90,7 @@ def run(argv: list[str]) -> int:
                 create.make(dst_path, out_fmt, options)
             except ImgError as e:
                 raise ImgError(f"{dst_path}: error while converting {out_fmt}: {e}") from None
-        target = open_img(dst_path, out_fmt, read_only=False)
+        target = open_img(dst_path, out_fmt, read_only=False, cache=cache)
         try:
             copy(
                 source, target, compress, Progress(progress and not quiet, source.length), no_create

@@ -14,7 +14,8 @@ from .errors import ImgError
 FORMATS = ("raw", "qcow2")
 IO_CHUNK = 2 << 20  # bytes per read or write when copying data
 SECTOR = 512
-_ZEROES = bytes(IO_CHUNK)
+_ZEROES = memoryview(bytes(IO_CHUNK))  # sliced without a copy
+CACHE_MODES = ("none", "writeback", "unsafe", "directsync", "writethrough")
 
 PROBED_RAW_WARNING = (
     "WARNING: Image format was not specified for '{}' and probing guessed raw.\n"
@@ -28,6 +29,12 @@ def block_message(error: BlockError) -> str:
     """The block layer's message, capitalised as QEMU's error messages are."""
     text = error.strerror or str(error)
     return text[:1].upper() + text[1:]
+
+
+def check_cache(mode: str) -> str:
+    if mode not in CACHE_MODES:
+        raise ImgError(f"Invalid cache option: {mode}")
+    return mode
 
 
 def check_format(fmt: str) -> str:
@@ -51,11 +58,14 @@ def open_img(
     read_only: bool = True,
     backing: bool = True,
     for_check: bool = False,
+    cache: str = "writeback",
 ) -> BlockDriver:
     """Open an image for a command, with its backing chain unless `backing` is false.
 
     `for_check` opens it as `check` needs: an image marked corrupt opens, a dirty one
-    is not repaired on the way in."""
+    is not repaired on the way in. `cache` is qemu-img's -t: "unsafe" ignores flushes,
+    "writethrough"/"directsync" make every write durable ("none" and "directsync" are
+    served through the page cache)."""
     if fmt is not None and fmt not in FORMATS:
         raise OpenError(path, f"Unknown driver '{fmt}'")
     try:
@@ -65,7 +75,13 @@ def open_img(
         pass  # open_image below reports it
     try:
         return open_image(
-            path, format=fmt, read_only=read_only, backing=backing, for_check=for_check
+            path,
+            format=fmt,
+            read_only=read_only,
+            backing=backing,
+            for_check=for_check,
+            writethrough=cache in ("writethrough", "directsync"),
+            no_flush=cache == "unsafe",
         )
     except BlockError as e:
         raise OpenError(path, block_message(e)) from None
