@@ -98,6 +98,8 @@ class QmpServer:
                         client.send(await client.session.handle(value))
         except (ConnectionError, OSError) as e:
             log.debug("QMP client gone: %s", e)
+        except asyncio.CancelledError:
+            pass  # the VMM is exiting
         except Exception:  # a VMM bug in a command must not take the monitor down
             log.exception("QMP client session failed")
         finally:
