@@ -195,8 +195,9 @@ class Vm:
         return bytes(chip)[8:]
 
     def set_irqchip(self, chip_id: int, state: bytes) -> None:
-        chip = s.Irqchip(chip_id=chip_id)
-        chip.chip = _exact(state, len(chip.chip), "irqchip state")
+        size = ctypes.sizeof(s.Irqchip) - s.Irqchip.chip.offset
+        header = struct.pack("<II", chip_id, 0)
+        chip = s.Irqchip.from_buffer_copy(header + _exact(state, size, "irqchip state"))
         _ioctl(self.fd, n.SET_IRQCHIP, _addr(chip), name="KVM_SET_IRQCHIP")
 
     def get_pit2(self) -> bytes:

@@ -106,7 +106,7 @@ class FileChardev(Chardev):
 
     @property
     def filename(self) -> str:
-        return f"file:{self.spec.path}"
+        return "file"  # QEMU 7.2 names no path for file chardevs
 
 
 class StdioChardev(Chardev):

@@ -269,7 +269,8 @@ class Vmm:
             for thread in self.threads:
                 thread.stop()
             for thread in self.threads:
-                await self._loop.run_in_executor(None, thread.join)
+                if thread.ident is not None:  # started
+                    await self._loop.run_in_executor(None, thread.join)
             for cid in filter(None, self.config.serials):
                 self.chardevs[cid].set_receiver(None)
             _log_unclaimed(self.machine)

@@ -28,10 +28,7 @@ async def run(vmm: Vmm, command_line: str) -> str:
             f"paused ({state})")  # fmt: skip
         return f"VM status: {detail}\r\n"
     if words[:2] == ["info", "registers"] and words[2:] in ([], ["-a"]):
-        every = words[2:] == ["-a"]
-        indices = range(len(vmm.threads) if every else min(1, len(vmm.threads)))
-        dumps = [await vmm.on_vcpu(index, _registers) for index in indices]
-        if every:
-            return _crlf("".join(f"\nCPU#{i}\n{dump}\n" for i, dump in enumerate(dumps)))
-        return _crlf("".join(f"{dump}\n" for dump in dumps))
+        count = len(vmm.threads) if words[2:] else min(1, len(vmm.threads))
+        dumps = [await vmm.on_vcpu(index, _registers) for index in range(count)]
+        return _crlf("".join(f"\nCPU#{i}\n{dump}\n" for i, dump in enumerate(dumps)))
     return f"unknown command: '{command_line}'\r\n"
