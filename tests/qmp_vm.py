@@ -52,6 +52,7 @@ class QmpVm:
 
     async def event(self, name: str, timeout: float = 10.0) -> dict:
         """The next event called `name` (others are skipped)."""
+
         async def wait() -> dict:
             while True:
                 event = await self.qmp.events.get()

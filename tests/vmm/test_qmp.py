@@ -81,26 +81,42 @@ def test_greeting_negotiation_and_errors(vmm, tiny_guests, tmp_path) -> None:
             assert set(greeting["version"]["qemu"]) == {"major", "minor", "micro"}
             assert greeting["capabilities"] == ["oob"]
             early = raw.send('{"execute": "query-status", "id": 1}')
-            assert early == {"id": 1, "error": {"class": "CommandNotFound", "desc":
-                             "Expecting capabilities negotiation with 'qmp_capabilities'"}}
+            assert early == {
+                "id": 1,
+                "error": {
+                    "class": "CommandNotFound",
+                    "desc": "Expecting capabilities negotiation with 'qmp_capabilities'",
+                },
+            }
             assert raw.send('{"execute": "qmp_capabilities"}') == {"return": {}}
             again = raw.send('{"execute": "qmp_capabilities"}')["error"]
             assert again["class"] == "CommandNotFound"
-            assert raw.send('{"execute": "no-such", "id": "x"}') == {"id": "x", "error": {
-                "class": "CommandNotFound", "desc": "The command no-such has not been found"}}
+            assert raw.send('{"execute": "no-such", "id": "x"}') == {
+                "id": "x",
+                "error": {
+                    "class": "CommandNotFound",
+                    "desc": "The command no-such has not been found",
+                },
+            }
             bad_json = raw.send('{"execute": }')["error"]
             assert bad_json["class"] == "GenericError"
             assert bad_json["desc"].startswith("JSON parse error")
             assert raw.send("[1, 2]")["error"]["desc"] == "QMP input must be a JSON object"
-            assert raw.send('{"id": 7}') == {"id": 7, "error": {
-                "class": "GenericError", "desc": "QMP input lacks member 'execute'"}}
+            assert raw.send('{"id": 7}') == {
+                "id": 7,
+                "error": {"class": "GenericError", "desc": "QMP input lacks member 'execute'"},
+            }
             bad_arg = raw.send('{"execute": "query-status", "arguments": {"x": 1}}')
-            assert bad_arg["error"] == {"class": "GenericError",
-                                        "desc": "Parameter 'x' is unexpected"}
-            wrong_type = raw.send('{"execute": "human-monitor-command", '
-                                  '"arguments": {"command-line": 5}}')
+            assert bad_arg["error"] == {
+                "class": "GenericError",
+                "desc": "Parameter 'x' is unexpected",
+            }
+            wrong_type = raw.send(
+                '{"execute": "human-monitor-command", "arguments": {"command-line": 5}}'
+            )
             assert wrong_type["error"]["desc"] == (
-                "Invalid parameter type for 'command-line', expected: string")
+                "Invalid parameter type for 'command-line', expected: string"
+            )
             missing = raw.send('{"execute": "migrate", "arguments": {}}')
             assert missing["error"]["desc"] == "Parameter 'uri' is missing"
             reply = raw.send('{"execute": "query-status", "id": {"nested": [1]}}')
@@ -126,7 +142,8 @@ def test_garbage_and_disconnects_leave_other_clients_served(vmm, tiny_guests, tm
             raw.receive()
             raw.send('{"execute": "qmp_capabilities"}')
             assert raw.send('{"execute": "query-kvm"}') == {
-                "return": {"enabled": True, "present": True}}
+                "return": {"enabled": True, "present": True}
+            }
         finally:
             raw.close()
         assert (await vm.qmp.execute("query-name")) == {"name": "qmp-test"}
@@ -140,10 +157,22 @@ def test_queries(vmm, tiny_guests, tmp_path) -> None:
         version = await q("query-version")
         assert version["qemu"]["major"] >= 7
         names = {c["name"] for c in await q("query-commands")}
-        assert {"qmp_capabilities", "query-status", "stop", "cont", "migrate", "quit",
-                "human-monitor-command", "query-migrate", "system_powerdown"} <= names
-        assert await q("query-status") == {"status": "running", "singlestep": False,
-                                           "running": True}
+        assert {
+            "qmp_capabilities",
+            "query-status",
+            "stop",
+            "cont",
+            "migrate",
+            "quit",
+            "human-monitor-command",
+            "query-migrate",
+            "system_powerdown",
+        } <= names
+        assert await q("query-status") == {
+            "status": "running",
+            "singlestep": False,
+            "running": True,
+        }
         assert await q("query-name") == {"name": "qmp-test"}
         assert await q("query-uuid") == {"UUID": UUID}
         assert await q("query-kvm") == {"enabled": True, "present": True}
