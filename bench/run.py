@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import blk_throughput, linux_boot, memory, pio_exit, startup
+from bench import blk_throughput, linux_boot, memory, pio_exit, snapshot, startup
 from bench.harness import Row, print_table, vmms
 from guests.tiny import build as tiny_build
 
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "pio": pio_exit.measure,
     "linux": linux_boot.measure,
     "blk": blk_throughput.measure,
+    "snapshot": snapshot.measure,
 }
 
 
