@@ -38,6 +38,16 @@ def test_serial_round_trip_keeps_registers_fifo_and_interrupt() -> None:
     assert copy.divisor == 1 and copy.lcr == 0x03
 
 
+def test_serial_input_that_came_before_the_restore_is_kept() -> None:
+    uart = Serial16550(lambda data: None, lambda level: None)
+    state = through_json(uart.save_state())
+    fresh = Serial16550(lambda data: None, lambda level: None)
+    fresh.receive(b"typed early")
+    fresh.load_state(state)
+    fresh.take_host_input()
+    assert bytes(fresh.read(0, 1) for _ in range(11)) == b"typed early"
+
+
 def test_simple_devices_round_trip() -> None:
     rtc = CmosRtc(clock=lambda: 1_000_000.0)
     rtc.write(0, 1, 0x0E)

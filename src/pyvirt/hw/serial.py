@@ -102,10 +102,20 @@ class Serial16550:
             rx = get(state, "rx", list)
             if len(rx) > FIFO_SIZE or not all(isinstance(b, int) and 0 <= b < 256 for b in rx):
                 raise StateError("'rx' is not a FIFO of bytes")
+            # Host input that reached this fresh UART before the restore waits in line,
+            # behind what the saved FIFO holds, for take_host_input().
+            self._host_queue.extendleft(reversed(self.rx))
             self.rx = deque(rx)
             self.thr_pending = get(state, "thr_pending", bool)
             self._irq_level = False
-            self._update_irq()  # the line as the restored registers drive it
+            self._update_irq()  # the line as the saved registers drove it
+
+    def take_host_input(self) -> None:
+        """Feed input queued during a restore into the FIFO, once the interrupt controllers
+        are restored too: the interrupt it raises must reach the restored guest."""
+        with self._lock:
+            self._fill_rx()
+            self._update_irq()
 
     # --- host side ---------------------------------------------------------
 

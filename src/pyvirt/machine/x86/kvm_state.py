@@ -1,8 +1,10 @@
 """What KVM holds of a PC, saved and restored for snapshots: every vCPU's registers and
 the in-kernel devices (PICs, IOAPIC, PIT) and clock.
 
-Order on restore follows QEMU's (kvm_arch_put_registers): registers, XSAVE, XCRs,
-special registers, MSRs, MP state, local APIC, pending events, debug registers.
+Order on restore: registers, XSAVE, XCRs, special registers, MSRs (the TSC among
+them), MP state, local APIC, then the TSC deadline (meaningful only once the APIC
+is in TSC-deadline mode, and measured against the restored TSC, as QEMU's
+kvm_put_tscdeadline_msr does), pending events, debug registers.
 The PIT's load times are host monotonic times; they are shifted by the time the
 snapshot spent on disk so that the timer's phase continues where it was.
 """
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 IRQCHIPS = {"pic-master": kn.IRQCHIP_PIC_MASTER, "pic-slave": kn.IRQCHIP_PIC_SLAVE,
             "ioapic": kn.IRQCHIP_IOAPIC}  # fmt: skip
 _S64 = struct.Struct("<q")
+MSR_TSC_DEADLINE = 0x6E0
 
 
 def save_vcpu(vcpu: Vcpu, msrs: Iterable[int]) -> State:
@@ -58,27 +61,34 @@ def load_vcpu(vcpu: Vcpu, state: Mapping[str, Any]) -> None:
     if "xcrs" in state:
         vcpu.set_xcrs(unblob(state, "xcrs", ks.XCRS_SIZE))
     vcpu.set_sregs(ks.Sregs.from_buffer_copy(unblob(state, "sregs", _size(ks.Sregs))))
-    _load_msrs(vcpu, get(state, "msrs", list))
+    msrs = _msr_entries(get(state, "msrs", list))
+    _load_msrs(vcpu, [e for e in msrs if e[0] != MSR_TSC_DEADLINE])
     try:
         vcpu.set_mp_state(kn.MpStateValue(get(state, "mp-state", int)))
     except ValueError:
         raise StateError(f"'mp-state' {state['mp-state']} is not a KVM MP state") from None
     vcpu.set_lapic(ks.LapicState.from_buffer_copy(unblob(state, "lapic", _size(ks.LapicState))))
+    _load_msrs(vcpu, [e for e in msrs if e[0] == MSR_TSC_DEADLINE])
     vcpu.set_vcpu_events(unblob(state, "events", ks.VCPU_EVENTS_SIZE))
     vcpu.set_debugregs(unblob(state, "debugregs", ks.DEBUGREGS_SIZE))
 
 
-def _load_msrs(vcpu: Vcpu, entries: list[Any]) -> None:
-    """One MSR at a time, so that one the host refuses does not hide the others."""
-    refused = []
+def _msr_entries(entries: list[Any]) -> list[tuple[int, int]]:
     for entry in entries:
         if not (isinstance(entry, list) and len(entry) == 2
                 and all(isinstance(v, int) and 0 <= v < 1 << 64 for v in entry)):  # fmt: skip
             raise StateError(f"'msrs' entry {entry!r} is not [index, value]")
+    return [(index, value) for index, value in entries]
+
+
+def _load_msrs(vcpu: Vcpu, entries: list[tuple[int, int]]) -> None:
+    """One MSR at a time, so that one the host refuses does not hide the others."""
+    refused = []
+    for index, value in entries:
         try:
-            vcpu.set_msrs({entry[0]: entry[1]})
+            vcpu.set_msrs({index: value})
         except KvmIoctlError:
-            refused.append(f"{entry[0]:#x}")
+            refused.append(f"{index:#x}")
     if refused:
         log.info("vCPU %d: KVM refused MSRs %s", vcpu.id, ", ".join(refused))
 

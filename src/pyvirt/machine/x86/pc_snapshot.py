@@ -3,8 +3,9 @@ and every device model, plus the signature of the configuration it belongs to.
 
 The machine must be paused with its virtio devices suspended and drained. A restore
 goes into a machine freshly built from the same configuration (the signature must
-match): devices first, then the irqchip (so lines the devices raise again match it),
-then the vCPUs, whose local APICs the irqchip may have touched.
+match): devices first, driving their interrupt lines as saved, then the irqchip and
+the vCPUs, whose saved state overwrites whatever those lines did to the fresh ones;
+only then may new host input raise interrupts.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def load(machine: PcMachine, state: Mapping[str, Any]) -> None:
         raise StateError(f"{len(vcpus)} vCPUs saved, the VM has {len(machine.vcpus)}")
     for vcpu, saved in zip(machine.vcpus, vcpus, strict=True):
         _load_vcpu(vcpu, saved)
+    for uart in machine.serials:
+        uart.take_host_input()
 
 
 def _load_vcpu(vcpu: Vcpu, saved: object) -> None:
