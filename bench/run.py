@@ -16,6 +16,7 @@ from bench import (
     net_throughput,
     pio_exit,
     qcow2_io,
+    snapshot,
     startup,
 )
 from bench.harness import Row, print_table, vmms
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "net": net_throughput.measure,
     "qcow2": qcow2_io.measure,
     "convert": img_convert.measure,
+    "snapshot": snapshot.measure,
 }
 
 
