@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass
 
 from pyvirt.block.driver import BlockDriver, BlockError
+from pyvirt.block.open import open_image as block_open
+from pyvirt.block.open import probe_format
 from pyvirt.block.raw import RawImage
 from pyvirt.kvm import Kvm
 from pyvirt.kvm.exits import SystemEvent
@@ -207,16 +209,35 @@ class Vmm:
 
 
 def open_image(drive: DriveSpec) -> BlockDriver:
+    """The drive's image; without format= it is probed, with QEMU's warning when it is raw."""
     try:
-        return RawImage(
+        fmt = drive.format
+        if fmt is None:
+            fmt = probe_format(drive.file)
+            if fmt == "raw":
+                print(PROBED_RAW_WARNING.format(drive.file), file=sys.stderr)
+        image = block_open(
             drive.file,
+            format=fmt,
             read_only=drive.read_only,
+            backing=drive.backing,
             discard=drive.discard,
             writethrough=drive.cache == "writethrough",
             no_flush=drive.cache == "unsafe",
         )
+        if drive.format is None and isinstance(image, RawImage):
+            image.protect_format = True
+        return image
     except BlockError as e:
         raise VmmError(f"{drive.option}: {e.strerror}") from None
+
+
+PROBED_RAW_WARNING = (
+    "WARNING: Image format was not specified for '{}' and probing guessed raw.\n"
+    "         Automatically detecting the format is dangerous for raw images, write operations "
+    "on block 0 will be restricted.\n"
+    "         Specify the 'raw' format explicitly to remove the restrictions."
+)
 
 
 def _log_unclaimed(machine: PcMachine) -> None:
