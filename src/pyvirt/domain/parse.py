@@ -55,6 +55,7 @@ SERIAL_TARGETS = ("isa-serial", "usb-serial", "pci-serial", "spapr-vio-serial",
 CONSOLE_TARGETS = ("serial", "virtio", "xen", "lxc", "openvz", "sclp", "sclplm")
 BALLOON_MODELS = ("virtio", "xen", "none", "virtio-transitional", "virtio-non-transitional")
 RNG_BACKENDS = ("random", "egd", "builtin")
+AUTO_TAP_PREFIX = "vnet"
 DISK_NAME = re.compile(r"^(vd|hd|sd|xvd|fd)([a-z]+)$")
 
 
@@ -278,11 +279,14 @@ def _interface(node: Node) -> Interface:
         if not source_name:
             raise node.error(f"missing source {attr} of a '{net_type}' interface")
     target = node.child("target") if net_type == "bridge" else None
+    target_dev = None if target is None else target.attr("dev")
+    if target_dev and target_dev.startswith(AUTO_TAP_PREFIX):
+        target_dev = None  # a name a running domain was given, as libvirt drops it on define
     return Interface(
         type=net_type,
         mac=ids.new_mac() if mac is None else ids.parse_mac(mac.required_attr("address")),
         source=source_name,
-        target_dev=None if target is None else target.attr("dev"),
+        target_dev=target_dev,
     )
 
 
