@@ -23,6 +23,7 @@ from typing import Any
 
 from pyvirt.domain import DomainDef, LiveState, parse_domain
 from pyvirt.domain.qemu_argv import RuntimePaths, qemu_argv
+from pyvirt.storage.dir_pools import DirPools
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 from . import host
@@ -82,13 +83,14 @@ class _Domain:
         return DomainRef(self.name, self.config.uuid.bytes, self.id)
 
 
-class VmmDriver:
+class VmmDriver(DirPools):
     type = "QEMU"
 
     def __init__(self, uri: str, *, state_dir: Path, emulator: str) -> None:
         self.uri = uri
         self._dir = Path(state_dir)
         self._emulator = emulator
+        self._storage_dir = self._dir / "storage"
         self._domains: dict[str, _Domain] = {}
         self._subscribers: list[EventCallback] = []
         self._next_id = 1
@@ -150,7 +152,8 @@ class VmmDriver:
         self._records.clear()
 
     async def start_autostart(self) -> None:
-        """Start the inactive autostart domains (the daemon calls this once it is up)."""
+        """Start the autostart pools and inactive domains (the daemon calls this once up)."""
+        await self.start_autostart_pools()
         await self._ready()
         for dom in list(self._domains.values()):
             if dom.autostart and dom.vmm is None:
