@@ -23,6 +23,7 @@ from pyvirt.drivers.vmm import VmmDriver
 from pyvirt.virterror import ErrorCode, VirtError
 from pyvirt.vmm import options as vmm_options
 from tests.conftest import QEMU, kvm_usable
+from tests.support import TinyGuests
 
 pytestmark = pytest.mark.kvm
 PYVIRT_QEMU = str(Path(sys.executable).parent / "pyvirt-qemu")
@@ -46,11 +47,16 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def spinning_domain(name: str = "spin") -> str:
-    """A guest that runs until stopped: SeaBIOS finding nothing to boot."""
+@pytest.fixture
+def counter(tiny_guests: TinyGuests) -> str:
+    """The tiny guest that counts on COM1 until stopped."""
+    return str(tiny_guests["counter"])
+
+
+def spinning_domain(kernel: str, name: str = "spin") -> str:
     return (
         f"<domain type='kvm'><name>{name}</name><memory unit='MiB'>32</memory>"
-        "<os><type>hvm</type></os><features><acpi/></features>"
+        f"<os><type>hvm</type><kernel>{kernel}</kernel></os><features><acpi/></features>"
         "<devices><console type='pty'/></devices></domain>"
     )
 
@@ -80,9 +86,11 @@ async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0)
     raise AssertionError("condition not reached")
 
 
-def test_define_start_suspend_resume_destroy_undefine(kind: str, tmp_path: Path) -> None:
+def test_define_start_suspend_resume_destroy_undefine(
+    kind: str, tmp_path: Path, counter: str
+) -> None:
     async def body(d: VmmDriver, events: list[Event]) -> None:
-        ref = await d.define_xml(spinning_domain(), 0)
+        ref = await d.define_xml(spinning_domain(counter), 0)
         assert (tmp_path / "domains" / "spin.xml").read_text() == await d.xml_desc(ref, 0)
         assert await d.state(ref) == (DomainState.SHUTOFF, ShutoffReason.UNKNOWN)
         ref = await d.create(ref, 0)
@@ -117,9 +125,9 @@ def test_define_start_suspend_resume_destroy_undefine(kind: str, tmp_path: Path)
     run(kind, tmp_path, body)
 
 
-def test_killed_vmm_is_noticed_at_once(kind: str, tmp_path: Path) -> None:
+def test_killed_vmm_is_noticed_at_once(kind: str, tmp_path: Path, counter: str) -> None:
     async def body(d: VmmDriver, events: list[Event]) -> None:
-        ref = await d.create_xml(spinning_domain("transient"), 0)
+        ref = await d.create_xml(spinning_domain(counter, "transient"), 0)
         assert not await d.is_persistent(ref)
         pid = d._domains["transient"].vmm.pid  # type: ignore[union-attr]
         os.kill(pid, signal.SIGKILL)
@@ -134,13 +142,13 @@ async def _gone(d: VmmDriver, name: str) -> bool:
     return all(ref.name != name for ref in await d.list_domains(0))
 
 
-def test_a_new_driver_reattaches_to_running_vmms(kind: str, tmp_path: Path) -> None:
+def test_a_new_driver_reattaches_to_running_vmms(kind: str, tmp_path: Path, counter: str) -> None:
     async def main() -> None:
         first = VmmDriver("qemu:///session", state_dir=tmp_path, emulator=emulator(kind))
-        await first.define_xml(spinning_domain("kept"), 0)
+        await first.define_xml(spinning_domain(counter, "kept"), 0)
         await first.set_autostart(await first.lookup_by_name("kept"), True)
         ref = await first.create(await first.lookup_by_name("kept"), 0)
-        await first.create_xml(spinning_domain("passing"), 0)
+        await first.create_xml(spinning_domain(counter, "passing"), 0)
         pid = first._domains["kept"].vmm.pid  # type: ignore[union-attr]
         await first.close()
         os.kill(pid, 0)  # still running
@@ -169,21 +177,35 @@ def test_a_new_driver_reattaches_to_running_vmms(kind: str, tmp_path: Path) -> N
     asyncio.run(main())
 
 
-def test_errors_name_the_domain(tmp_path: Path) -> None:
+def test_errors_name_the_domain(tmp_path: Path, counter: str) -> None:
     async def body(d: VmmDriver, events: list[Event]) -> None:
         with pytest.raises(VirtError) as err:
             await d.lookup_by_name("nope")
         assert err.value.code == ErrorCode.NO_DOMAIN
         assert err.value.message == "Domain not found: no domain with matching name 'nope'"
-        ref = await d.define_xml(spinning_domain(), 0)
+        ref = await d.define_xml(spinning_domain(counter), 0)
         with pytest.raises(VirtError) as err:
             await d.destroy(ref, 0)
         assert err.value.message == "Requested operation is not valid: domain is not running"
         with pytest.raises(VirtError) as err:
             await d.define_xml(
-                spinning_domain().replace("<name>", "<uuid>" + "1" * 32 + "</uuid><name>"), 0
+                spinning_domain(counter).replace("<name>", "<uuid>" + "1" * 32 + "</uuid><name>"), 0
             )
         assert "already defined with uuid" in err.value.message
         assert isinstance(await d.lookup_by_uuid(ref.uuid), DomainRef)
 
     run("qemu", tmp_path, body)
+
+
+def test_console_shows_guest_output(kind: str, tmp_path: Path, counter: str) -> None:
+    async def body(d: VmmDriver, events: list[Event]) -> None:
+        ref = await d.create_xml(spinning_domain(counter), 0)
+        console = await d.open_console(ref, None, 0)
+        seen = b""
+        while b"count 2" not in seen:
+            seen += await asyncio.wait_for(console.reader.read(4096), 20)
+        console.writer.close()
+        with pytest.raises(VirtError):
+            await d.open_console(ref, "serial3", 0)
+
+    run(kind, tmp_path, body)
