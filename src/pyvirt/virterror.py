@@ -26,6 +26,7 @@ class ErrorCode(IntEnum):
     OPERATION_INVALID = 55
     CONFIG_UNSUPPORTED = 67
     OPERATION_UNSUPPORTED = 84
+    STORAGE_VOL_EXIST = 90
 
 
 class ErrorDomain(IntEnum):
