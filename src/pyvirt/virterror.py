@@ -13,6 +13,8 @@ from enum import IntEnum
 class ErrorCode(IntEnum):
     INTERNAL_ERROR = 1
     NO_SUPPORT = 3
+    NO_CONNECT = 5
+    INVALID_CONN = 6
     INVALID_ARG = 8
     OPERATION_FAILED = 9
     XML_ERROR = 27
@@ -20,16 +22,19 @@ class ErrorCode(IntEnum):
     OPERATION_DENIED = 29
     SYSTEM_ERROR = 38
     RPC = 39
+    AUTH_FAILED = 45
     NO_DOMAIN = 42
     NO_STORAGE_POOL = 49
     NO_STORAGE_VOL = 50
     OPERATION_INVALID = 55
     CONFIG_UNSUPPORTED = 67
     OPERATION_UNSUPPORTED = 84
+    STORAGE_VOL_EXIST = 90
 
 
 class ErrorDomain(IntEnum):
     NONE = 0
+    XML = 5
     DOM = 6
     RPC = 7
     QEMU = 10
@@ -37,6 +42,7 @@ class ErrorDomain(IntEnum):
     REMOTE = 13
     STORAGE = 18
     DOMAIN = 20  # domain configuration (XML)
+    STREAMS = 38
 
 
 class ErrorLevel(IntEnum):
