@@ -62,3 +62,16 @@ class VirtError(Exception):
         self.domain = domain
         self.message = message
         self.level = ErrorLevel.ERROR
+
+    # libvirt-python's accessors, so pyvirt.client can raise VirtError as its libvirtError
+    def get_error_code(self) -> int:
+        return int(self.code)
+
+    def get_error_domain(self) -> int:
+        return int(self.domain)
+
+    def get_error_message(self) -> str:
+        return self.message
+
+    def get_error_level(self) -> int:
+        return int(self.level)

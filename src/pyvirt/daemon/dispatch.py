@@ -22,6 +22,7 @@ from pyvirt.rpc.wire import (
 )
 from pyvirt.virterror import ErrorCode, VirtError
 
+CONNECT_RO = 1  # virConnectFlags
 LIB_VERSION = 9_000_000  # the libvirt API level we speak: 9.0.0, Debian 12's
 
 Args = dict[str, Any]
@@ -76,6 +77,8 @@ async def _open(s: Session, h: Header, a: Args) -> Ret:
     if s.driver is not None:
         raise VirtError(ErrorCode.INTERNAL_ERROR, "internal error: connection already open")
     uri = a["name"] or s.default_uri
+    if a["flags"] & CONNECT_RO:
+        s.readonly = True
     s.driver = await registry.open_driver(uri, state_dir=s.state_dir, readonly=s.readonly)
     return None
 
