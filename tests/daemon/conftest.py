@@ -1,0 +1,121 @@
+"""Fixtures for the daemon tests: a pyvirtd on the test driver, the real virsh and libvirtd."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+VIRSH = shutil.which("virsh")
+LIBVIRTD = shutil.which("libvirtd") or (
+    "/usr/sbin/libvirtd" if os.path.exists("/usr/sbin/libvirtd") else None
+)
+
+
+def wait_for(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.communicate()[0].decode(errors="replace")
+            pytest.fail(f"{what} did not create {path}:\n{out}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Daemon:
+    proc: subprocess.Popen[bytes]
+    run_dir: Path
+    state_dir: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "libvirt-sock"
+
+    @property
+    def ro_socket(self) -> Path:
+        return self.run_dir / "libvirt-sock-ro"
+
+    def uri(self, driver: str = "test", path: str = "/default", readonly: bool = False) -> str:
+        sock = self.ro_socket if readonly else self.socket
+        return f"{driver}+unix://{path}?socket={sock}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def start_pyvirtd(tmp: Path, uri: str = "test:///default") -> Daemon:
+    run_dir, state_dir = tmp / "run", tmp / "state"
+    argv = [sys.executable, "-m", "pyvirt.daemon", "--uri", uri]
+    proc = subprocess.Popen(
+        [*argv, "--run-dir", str(run_dir), "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    daemon = Daemon(proc, run_dir, state_dir)
+    wait_for(daemon.ro_socket, proc, "pyvirtd")
+    return daemon
+
+
+@pytest.fixture
+def pyvirtd(tmp_path: Path) -> Iterator[Daemon]:
+    """A pyvirtd serving test:///default from its own directories."""
+    daemon = start_pyvirtd(tmp_path)
+    yield daemon
+    daemon.stop()
+
+
+def virsh(uri: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    if VIRSH is None:
+        pytest.skip("virsh is not installed (apt-get install libvirt-clients)")
+    return subprocess.run(
+        [VIRSH, "-c", uri, *args], capture_output=True, text=True, timeout=30, input=input
+    )
+
+
+@pytest.fixture
+def libvirtd(tmp_path: Path) -> Iterator[Path]:
+    """Debian's libvirtd as an unprivileged session daemon in tmp_path: its socket's path.
+
+    It runs as `nobody` so that it keeps to its own directories and never touches
+    the system daemon's; clients use its test:///default driver.
+    """
+    if LIBVIRTD is None:
+        pytest.skip("libvirtd is not installed (apt-get install libvirt-daemon)")
+    if os.geteuid() != 0:
+        pytest.skip("starting libvirtd as nobody needs root")
+    top = tmp_path / "libvirtd"
+    home, run, sock_dir = top / "home", top / "run", top / "run" / "sock"
+    for d in (home, run, sock_dir):
+        d.mkdir(parents=True)
+        shutil.chown(d, "nobody")
+    for d in (tmp_path, top):
+        d.chmod(0o755)
+    config = top / "libvirtd.conf"
+    config.write_text(
+        f'unix_sock_dir = "{sock_dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+        'unix_sock_rw_perms = "0777"\n'
+    )
+    config.chmod(0o644)
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(run), "PATH": "/usr/bin:/bin"}
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    proc = subprocess.Popen(
+        [*as_nobody, LIBVIRTD, "--config", str(config), "--timeout", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    sock = sock_dir / "libvirt-sock"
+    wait_for(sock, proc, "libvirtd")
+    yield sock
+    proc.terminate()
+    proc.wait(timeout=10)
