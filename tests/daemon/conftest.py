@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,23 +84,28 @@ def virsh(uri: str, *args: str, input: str | None = None) -> subprocess.Complete
 
 
 @pytest.fixture
-def libvirtd(tmp_path: Path) -> Iterator[Path]:
-    """Debian's libvirtd as an unprivileged session daemon in tmp_path: its socket's path.
+def libvirtd() -> Iterator[Path]:
+    """Debian's libvirtd as an unprivileged session daemon in a temporary directory: its
+    socket's path.
 
     It runs as `nobody` so that it keeps to its own directories and never touches
-    the system daemon's; clients use its test:///default driver.
+    the system daemon's; clients use its test:///default driver. (pytest's tmp_path
+    is private to root, hence a directory of its own.)
     """
     if LIBVIRTD is None:
         pytest.skip("libvirtd is not installed (apt-get install libvirt-daemon)")
     if os.geteuid() != 0:
         pytest.skip("starting libvirtd as nobody needs root")
-    top = tmp_path / "libvirtd"
+    with tempfile.TemporaryDirectory(prefix="pyvirt-libvirtd-") as tmp:
+        yield from _run_libvirtd(Path(tmp))
+
+
+def _run_libvirtd(top: Path) -> Iterator[Path]:
+    top.chmod(0o755)
     home, run, sock_dir = top / "home", top / "run", top / "run" / "sock"
     for d in (home, run, sock_dir):
         d.mkdir(parents=True)
         shutil.chown(d, "nobody")
-    for d in (tmp_path, top):
-        d.chmod(0o755)
     config = top / "libvirtd.conf"
     config.write_text(
         f'unix_sock_dir = "{sock_dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
