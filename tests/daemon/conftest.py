@@ -20,13 +20,13 @@ LIBVIRTD = shutil.which("libvirtd") or (
 )
 
 
-def wait_for(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 15) -> None:
+def wait_for(path: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            out = proc.communicate()[0].decode(errors="replace")
-            pytest.fail(f"{what} did not create {path}:\n{out}")
+            proc.wait()
+            pytest.fail(f"{proc.args} did not create {path}:\n{log.read_text(errors='replace')}")
         time.sleep(0.02)
 
 
@@ -57,13 +57,15 @@ class Daemon:
 def start_pyvirtd(tmp: Path, uri: str = "test:///default") -> Daemon:
     run_dir, state_dir = tmp / "run", tmp / "state"
     argv = [sys.executable, "-m", "pyvirt.daemon", "--uri", uri]
-    proc = subprocess.Popen(
-        [*argv, "--run-dir", str(run_dir), "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp / "pyvirtd.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*argv, "--run-dir", str(run_dir), "--state-dir", str(state_dir), "--verbose"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     daemon = Daemon(proc, run_dir, state_dir)
-    wait_for(daemon.ro_socket, proc, "pyvirtd")
+    wait_for(daemon.ro_socket, proc, log)
     return daemon
 
 
@@ -114,14 +116,16 @@ def _run_libvirtd(top: Path) -> Iterator[Path]:
     config.chmod(0o644)
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(run), "PATH": "/usr/bin:/bin"}
     as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    proc = subprocess.Popen(
-        [*as_nobody, LIBVIRTD, "--config", str(config), "--timeout", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = top / "libvirtd.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*as_nobody, LIBVIRTD, "--config", str(config), "--timeout", "0"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     sock = sock_dir / "libvirt-sock"
-    wait_for(sock, proc, "libvirtd")
+    wait_for(sock, proc, log)
     yield sock
     proc.terminate()
     proc.wait(timeout=10)

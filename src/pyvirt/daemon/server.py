@@ -163,7 +163,7 @@ class ClientConnection:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except (XdrError, ProtocolError) as e:
-            log.warning("closing a client after a malformed packet: %s", e)
+            log.info("closing a client after a malformed packet: %s", e)
         finally:
             await self._cleanup()
 
