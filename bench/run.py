@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import blk_throughput, linux_boot, memory, net_throughput, pio_exit, startup
+from bench import blk_throughput, linux_boot, memory, net_throughput, pio_exit, snapshot, startup
 from bench.harness import Row, print_table, vmms
 from guests.tiny import build as tiny_build
 
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "linux": linux_boot.measure,
     "blk": blk_throughput.measure,
     "net": net_throughput.measure,
+    "snapshot": snapshot.measure,
 }
 
 

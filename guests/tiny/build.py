@@ -97,6 +97,7 @@ GUESTS: dict[str, Guest] = {
         Guest("smp", "multiboot64", ("smp.S", "lib/fwcfg.S")),
         Guest("interrupts", "multiboot64", ("interrupts.S",)),
         Guest("platform", "multiboot64", ("platform.S", "lib/fwcfg.S")),
+        Guest("counter", "multiboot64", ("counter.S",)),
     )
 }
 

@@ -331,3 +331,34 @@ def test_bad_input_is_an_option_error_naming_option_and_value(
     assert message.startswith(f"{option}: ")
     assert culprit in message.removeprefix(f"{option}: ")
     assert "\n" not in message
+
+
+def test_control_options() -> None:
+    cfg = parse_args(
+        ["-qmp", "unix:/tmp/a.sock,server=on,wait=off", "-qmp", "tcp:127.0.0.1:4444,server=on",
+         "-chardev", "socket,id=mon0,path=/tmp/b.sock,server=on,wait=off",
+         "-mon", "chardev=mon0,mode=control", "-S",
+         "-uuid", "12345678-1234-1234-1234-123456789abc", "-incoming", "defer"]
+    )  # fmt: skip
+    assert cfg.monitors == ["compat_monitor0", "compat_monitor1", "mon0"]
+    assert cfg.chardevs["compat_monitor0"].path == "/tmp/a.sock"
+    assert not cfg.chardevs["compat_monitor0"].wait
+    assert cfg.chardevs["compat_monitor1"].port == 4444
+    assert cfg.start_paused and cfg.incoming == "defer"
+    assert cfg.uuid == bytes.fromhex("12345678123412341234123456789abc")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("-qmp stdio", "the QMP monitor needs unix:PATH or tcp:HOST:PORT"),
+        ("-qmp unix:/tmp/x.sock", "a QMP monitor needs a listening socket"),
+        ("-mon chardev=nope,mode=control", "chardev 'nope' not found"),
+        ("-chardev null,id=c -mon chardev=c", r"only mode=control \(QMP\) monitors are supported"),
+        ("-uuid not-a-uuid", "Fail to parse UUID string"),
+        ("-incoming tcp:0:4444", "unsupported migration URI"),
+    ],
+)
+def test_bad_control_options(line: str, message: str) -> None:
+    with pytest.raises(OptionError, match=message):
+        parse_args(line.split())

@@ -7,7 +7,7 @@ import errno
 import os
 import stat
 
-from .driver import BlockError
+from .driver import BlockError, Extent, merge_extents
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -37,6 +37,9 @@ class RawImage:
     flushes.
     """
 
+    format_name = "raw"
+    backing: None = None
+
     def __init__(
         self,
         path: str,
@@ -50,6 +53,8 @@ class RawImage:
         self.read_only = read_only
         self.discard_enabled = discard
         self.no_flush = no_flush
+        # The format was probed: refuse writes that would make it probe as qcow2 (as QEMU).
+        self.protect_format = False
         flags = os.O_RDONLY if read_only else os.O_RDWR
         if writethrough:
             flags |= os.O_DSYNC
@@ -65,6 +70,10 @@ class RawImage:
     def length(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_END)
 
+    @property
+    def actual_size(self) -> int:
+        return os.fstat(self.fd).st_blocks * 512
+
     def readv(self, offset: int, buffers: list[memoryview]) -> int:
         done = os.preadv(self.fd, buffers, offset)
         want = sum(len(b) for b in buffers)
@@ -74,6 +83,9 @@ class RawImage:
 
     def writev(self, offset: int, buffers: list[memoryview]) -> int:
         want = sum(len(b) for b in buffers)
+        if self.protect_format and offset == 0 and _starts_with_qcow2_magic(buffers):
+            raise BlockError(errno.EPERM, f"'{self.path}': a write to block 0 would turn this "
+                                          "probed raw image into qcow2")  # fmt: skip
         done = os.pwritev(self.fd, buffers, offset)
         while done < want:  # short writes: retry the rest
             rest = _skip(buffers, done)
@@ -103,10 +115,69 @@ class RawImage:
             n = min(len(zeroes), end - offset)
             offset += os.pwrite(self.fd, zeroes[:n], offset)
 
+    def resize(self, new_length: int) -> None:
+        if _is_block_device(self.fd):
+            raise BlockError(errno.ENOTSUP, f"'{self.path}': cannot resize a block device")
+        if new_length < 0:
+            raise BlockError(errno.EINVAL, f"'{self.path}': invalid size {new_length}")
+        os.ftruncate(self.fd, new_length)
+
+    def block_status(self, offset: int, length: int) -> list[Extent]:
+        """Data and holes as SEEK_DATA/SEEK_HOLE find them (all data when it cannot tell)."""
+        end = offset + length
+        file_end = self.length
+        extents = []
+        pos = offset
+        while pos < end:
+            data, hole = _data_run(self.fd, pos, file_end)
+            if data > pos:  # a hole up to the next data
+                stop = min(data, end)
+                extents.append(Extent(pos, stop - pos, 0, True, True, False, pos))
+                pos = stop
+                continue
+            stop = min(hole, end)
+            extents.append(Extent(pos, stop - pos, 0, True, False, True, pos))
+            pos = stop
+        return merge_extents(extents)
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def create_raw(path: str, size: int) -> None:
+    """A sparse raw image of `size` bytes (an existing file is truncated, as qemu-img does)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise BlockError(e.errno, f"could not create '{path}': {e.strerror}") from None
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _starts_with_qcow2_magic(buffers: list[memoryview]) -> bool:
+    head = b"".join(bytes(b[:4]) for b in buffers[:4])[:4]
+    return head == b"QFI\xfb"
+
+
+def _data_run(fd: int, pos: int, file_end: int) -> tuple[int, int]:
+    """(start of data at or after pos, end of that data); past the file's end is a hole."""
+    if pos >= file_end:
+        return (1 << 63), (1 << 63)
+    try:
+        data = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # only a hole up to the end
+            return (1 << 63), (1 << 63)
+        return pos, file_end  # no SEEK_DATA here: say data
+    try:
+        hole = os.lseek(fd, data, os.SEEK_HOLE)
+    except OSError:
+        hole = file_end
+    return data, hole
 
 
 def _is_block_device(fd: int) -> bool:

@@ -288,6 +288,10 @@ class Server:
                 os.umask(old)
             os.chmod(path, mode)
             self._servers.append(server)
+        try:  # the default driver comes up with the daemon: its autostart domains start now
+            await registry.open_driver(self.default_uri, state_dir=self.state_dir, readonly=False)
+        except VirtError as e:
+            log.error("the default connection %s is not available: %s", self.default_uri, e)
 
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, readonly: bool

@@ -7,6 +7,8 @@ events of all of them. The daemon closes them with close_all() when it stops.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from pyvirt import uri as urimod
@@ -19,10 +21,10 @@ _drivers: dict[str, Driver] = {}
 VMM_URIS = ("pyvirt:///session", "pyvirt:///system", "qemu:///session", "qemu:///system")
 
 
-def _no_driver(uri: str, why: str = "") -> VirtError:
+def _no_driver(uri: str) -> VirtError:
     return VirtError(
         ErrorCode.NO_CONNECT,
-        f"no connection driver available for {uri}{why}",
+        f"no connection driver available for {uri}",
         ErrorDomain.NONE,
     )
 
@@ -35,15 +37,23 @@ async def open_driver(uri: str, *, state_dir: Path, readonly: bool) -> Driver:
     if parsed.driver == "test" and parsed.path == "/default":
         driver: Driver = TestDriver(name)
     elif name in VMM_URIS:
-        try:
-            from pyvirt.drivers.vmm import VmmDriver  # the model side's driver
-        except ImportError:
-            raise _no_driver(uri, " (the VMM driver is not built yet)") from None
-        driver = VmmDriver(name, state_dir=state_dir / parsed.driver)
+        from pyvirt.drivers.vmm import VmmDriver  # imported on use: lxml, qemu.qmp
+
+        vmm = VmmDriver(name, state_dir=state_dir / parsed.driver, emulator=emulator(parsed.driver))
+        await vmm.start_autostart()
+        driver = vmm
     else:
         raise _no_driver(uri)
     _drivers[name] = driver
     return driver
+
+
+def emulator(driver: str) -> str:
+    """The VMM binary of a driver: our pyvirt-qemu (beside this Python) or Debian's QEMU."""
+    if driver == "qemu":
+        return shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
+    beside = Path(sys.executable).parent / "pyvirt-qemu"
+    return str(beside) if beside.exists() else shutil.which("pyvirt-qemu") or "pyvirt-qemu"
 
 
 async def close_all() -> None:

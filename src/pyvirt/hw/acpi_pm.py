@@ -32,8 +32,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from .state import State, get_uint
 
 PM_TIMER_HZ = 3_579_545
 PM_TIMER_BITS = 32  # the FADT's TMR_VAL_EXT flag must say so
@@ -174,6 +177,22 @@ class AcpiPm:
             self._sts = 0
             self._en = 0
             self._cnt = SCI_EN
+            self._update_sci()
+
+    def save_state(self) -> State:
+        with self._lock:
+            return {"sts": self._sts, "en": self._en, "cnt": self._cnt, "ticks": self._ticks()}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """The PM timer continues from the saved count."""
+        with self._lock:
+            self._sts = get_uint(state, "sts", 16)
+            self._en = get_uint(state, "en", 16)
+            self._cnt = get_uint(state, "cnt", 16) & PM1_CNT_STORED
+            ticks = get_uint(state, "ticks", 64)
+            self._epoch_ns = self._clock_ns() - ticks * 1_000_000_000 // PM_TIMER_HZ
+            self._timer_msb_flips = ticks >> (PM_TIMER_BITS - 1)
+            self._sci = False
             self._update_sci()
 
     @property

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import struct
 import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .state import State, get_uint
 
 SIGNATURE = 0x00
 ID = 0x01
@@ -66,6 +70,16 @@ class FwCfg:
             out += struct.pack(">IHH", len(self.items[key]), key, 0)
             out += name.encode().ljust(FILE_NAME_SIZE, b"\0")
         return bytes(out)
+
+    def save_state(self) -> State:
+        """Where the guest is reading; the items come from the machine's configuration."""
+        with self._lock:
+            return {"selected": self.selected, "offset": self.offset}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.selected = get_uint(state, "selected", 16)
+            self.offset = get_uint(state, "offset", 32)
 
     def read(self, offset: int, size: int) -> int:
         if offset != 1:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .state import State, StateError, get, get_uint
 
 DATA_PORT_OFFSET = 0  # port 0x60
 STATUS_PORT_OFFSET = 4  # port 0x64
@@ -32,6 +35,25 @@ class I8042:
         self.out: deque[int] = deque()
         self.pending_cmd: int | None = None
         self.last_was_cmd = False
+
+    def save_state(self) -> State:
+        with self._lock:
+            return {"ctr": self.ctr, "output_port": self.output_port, "out": list(self.out),
+                    "pending_cmd": self.pending_cmd, "last_was_cmd": self.last_was_cmd}  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        out = get(state, "out", list)
+        if len(out) > 16 or not all(isinstance(b, int) and 0 <= b < 256 for b in out):
+            raise StateError("'out' is not a short queue of bytes")
+        pending = state.get("pending_cmd")
+        if pending is not None and not (isinstance(pending, int) and 0 <= pending < 256):
+            raise StateError("'pending_cmd' is not a command byte")
+        with self._lock:
+            self.ctr = get_uint(state, "ctr", 8)
+            self.output_port = get_uint(state, "output_port", 8)
+            self.out = deque(out)
+            self.pending_cmd = pending
+            self.last_was_cmd = get(state, "last_was_cmd", bool)
 
     def read(self, offset: int, size: int) -> int:
         with self._lock:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .state import State, StateError, blob, get_uint, unblob
 
 SECONDS, MINUTES, HOURS, WEEKDAY, DAY, MONTH, YEAR = 0x00, 0x02, 0x04, 0x06, 0x07, 0x08, 0x09
 STATUS_A, STATUS_B, STATUS_C, STATUS_D = 0x0A, 0x0B, 0x0C, 0x0D
@@ -61,6 +64,29 @@ class CmosRtc:
         self.cmos[0x5B], self.cmos[0x5C], self.cmos[0x5D] = (
             high & 0xFF, (high >> 8) & 0xFF, (high >> 16) & 0xFF,
         )  # fmt: skip
+
+    def save_state(self) -> State:
+        """The CMOS bytes and the guest's offset from the host's clock (kept across a restore,
+        so the guest's RTC shows the host time plus that offset, as QEMU's base=utc does)."""
+        with self._lock:
+            return {"cmos": blob(self.cmos), "index": self.index, "offset": self.offset,
+                    "frozen": dict(self.frozen) if self.frozen is not None else None}  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        frozen = state.get("frozen")
+        if frozen is not None and not (
+            isinstance(frozen, dict) and set(frozen) == set(_fields(self.now()))
+            and all(isinstance(v, int) for v in frozen.values())
+        ):  # fmt: skip
+            raise StateError("'frozen' is not a set of time fields")
+        offset = state.get("offset")
+        if not isinstance(offset, int | float) or isinstance(offset, bool):
+            raise StateError("'offset' is not a number")
+        with self._lock:
+            self.cmos[:] = unblob(state, "cmos", len(self.cmos))
+            self.index = get_uint(state, "index", 7)
+            self.offset = float(offset)
+            self.frozen = frozen
 
     def now(self) -> dt.datetime:
         if self.frozen is not None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .state import State, StateError, get, get_uint
 
 # Register offsets
 RBR_THR_DLL = 0
@@ -80,6 +83,39 @@ class Serial16550:
         self.rx: deque[int] = deque()
         self.thr_pending = False  # THR-empty interrupt condition
         self._irq_level = False
+
+    # --- snapshots ---------------------------------------------------------
+
+    _REGISTERS = ("ier", "lcr", "mcr", "lsr", "msr", "scr", "fcr")
+
+    def save_state(self) -> State:
+        with self._lock:
+            state: State = {name: getattr(self, name) for name in self._REGISTERS}
+            state.update(divisor=self.divisor, rx=list(self.rx), thr_pending=self.thr_pending)
+            return state
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        with self._lock:
+            for name in self._REGISTERS:
+                setattr(self, name, get_uint(state, name, 8))
+            self.divisor = get_uint(state, "divisor", 16)
+            rx = get(state, "rx", list)
+            if len(rx) > FIFO_SIZE or not all(isinstance(b, int) and 0 <= b < 256 for b in rx):
+                raise StateError("'rx' is not a FIFO of bytes")
+            # Host input that reached this fresh UART before the restore waits in line,
+            # behind what the saved FIFO holds, for take_host_input().
+            self._host_queue.extendleft(reversed(self.rx))
+            self.rx = deque(rx)
+            self.thr_pending = get(state, "thr_pending", bool)
+            self._irq_level = False
+            self._update_irq()  # the line as the saved registers drove it
+
+    def take_host_input(self) -> None:
+        """Feed input queued during a restore into the FIFO, once the interrupt controllers
+        are restored too: the interrupt it raises must reach the restored guest."""
+        with self._lock:
+            self._fill_rx()
+            self._update_irq()
 
     # --- host side ---------------------------------------------------------
 

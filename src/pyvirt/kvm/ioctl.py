@@ -35,3 +35,12 @@ def iow(nr: int, ctype: type) -> int:
 
 def iowr(nr: int, ctype: type) -> int:
     return _ioc(_READ | _WRITE, nr, ctypes.sizeof(ctype))
+
+
+def ioc_read(nr: int, size: int) -> int:
+    """_IOR with the size of a structure we treat as an opaque blob."""
+    return _ioc(_READ, nr, size)
+
+
+def ioc_write(nr: int, size: int) -> int:
+    return _ioc(_WRITE, nr, size)

@@ -6,7 +6,7 @@ import ctypes
 import enum
 
 from . import structs as s
-from .ioctl import io, ior, iow, iowr
+from .ioctl import io, ioc_read, ioc_write, ior, iow, iowr
 
 KVM_API_VERSION = 12
 
@@ -31,6 +31,12 @@ SET_GSI_ROUTING = iow(0x6A, s.IrqRoutingHeader)
 IRQFD = iow(0x76, s.Irqfd)
 IOEVENTFD = iow(0x79, s.Ioeventfd)
 SIGNAL_MSI = iow(0xA5, s.Msi)
+GET_IRQCHIP = iowr(0x62, s.Irqchip)
+SET_IRQCHIP = ior(0x63, s.Irqchip)  # sic: the kernel header declares it _IOR
+SET_CLOCK = iow(0x7B, s.ClockData)
+GET_CLOCK = ior(0x7C, s.ClockData)
+GET_PIT2 = ioc_read(0x9F, s.PIT_STATE2_SIZE)
+SET_PIT2 = ioc_write(0xA0, s.PIT_STATE2_SIZE)
 
 # vCPU fd
 RUN = io(0x80)
@@ -48,6 +54,15 @@ SET_CPUID2 = iow(0x90, s.Cpuid2Header)
 GET_CPUID2 = iowr(0x91, s.Cpuid2Header)
 GET_MP_STATE = ior(0x98, s.MpState)
 SET_MP_STATE = iow(0x99, s.MpState)
+GET_VCPU_EVENTS = ioc_read(0x9F, s.VCPU_EVENTS_SIZE)
+SET_VCPU_EVENTS = ioc_write(0xA0, s.VCPU_EVENTS_SIZE)
+GET_DEBUGREGS = ioc_read(0xA1, s.DEBUGREGS_SIZE)
+SET_DEBUGREGS = ioc_write(0xA2, s.DEBUGREGS_SIZE)
+GET_XSAVE = ioc_read(0xA4, s.XSAVE_SIZE)
+SET_XSAVE = ioc_write(0xA5, s.XSAVE_SIZE)
+GET_XSAVE2 = ioc_read(0xCF, s.XSAVE_SIZE)
+GET_XCRS = ioc_read(0xA6, s.XCRS_SIZE)
+SET_XCRS = ioc_write(0xA7, s.XCRS_SIZE)
 
 PIT_SPEAKER_DUMMY = 1
 MEM_READONLY = 1 << 1
@@ -92,6 +107,12 @@ class Cap(enum.IntEnum):
     READONLY_MEM = 81
     MAX_VCPU_ID = 128
     INTERNAL_ERROR_DATA = 40
+    ADJUST_CLOCK = 39
+    VCPU_EVENTS = 41
+    DEBUGREGS = 50
+    XSAVE = 55
+    XCRS = 56
+    XSAVE2 = 208
 
 
 # Capabilities the x86 VMM cannot run without.

@@ -158,6 +158,35 @@ class PitConfig(ctypes.Structure):
     _fields_ = [("flags", c_uint32), ("pad", c_uint32 * 15)]
 
 
+class ClockData(ctypes.Structure):
+    """struct kvm_clock_data: the VM's kvmclock, in nanoseconds."""
+
+    _fields_ = [
+        ("clock", c_uint64),
+        ("flags", c_uint32),
+        ("pad0", c_uint32),
+        ("realtime", c_uint64),
+        ("host_tsc", c_uint64),
+        ("pad", c_uint32 * 4),
+    ]
+
+
+class Irqchip(ctypes.Structure):
+    """struct kvm_irqchip: one PIC (master 0, slave 1) or the IOAPIC (2), as an opaque state."""
+
+    _fields_ = [("chip_id", c_uint32), ("pad", c_uint32), ("chip", c_char * 512)]
+
+
+# Opaque state blobs: saved and restored whole, never interpreted (but the PIT's load times).
+PIT_STATE2_SIZE = 112
+PIT_CHANNEL_SIZE = 24
+PIT_COUNT_LOAD_TIME = 16  # s64 ktime (ns) inside each kvm_pit_channel_state
+VCPU_EVENTS_SIZE = 64
+DEBUGREGS_SIZE = 128
+XCRS_SIZE = 392
+XSAVE_SIZE = 4096  # struct kvm_xsave; KVM_CAP_XSAVE2 may ask for more
+
+
 class IrqRoutingIrqchip(ctypes.Structure):
     _fields_ = [("irqchip", c_uint32), ("pin", c_uint32)]
 

@@ -177,6 +177,35 @@ class Vm:
         req = s.IrqLevel(irq, int(level))
         _ioctl(self.fd, n.IRQ_LINE, _addr(req), name="KVM_IRQ_LINE")
 
+    # --- state (snapshots, pause) ----------------------------------------------
+
+    def get_clock(self) -> int:
+        """The guest's kvmclock in nanoseconds (KVM_GET_CLOCK)."""
+        data = s.ClockData()
+        _ioctl(self.fd, n.GET_CLOCK, _addr(data), name="KVM_GET_CLOCK")
+        return data.clock
+
+    def set_clock(self, clock_ns: int) -> None:
+        data = s.ClockData(clock=clock_ns)
+        _ioctl(self.fd, n.SET_CLOCK, _addr(data), name="KVM_SET_CLOCK")
+
+    def get_irqchip(self, chip_id: int) -> bytes:
+        chip = s.Irqchip(chip_id=chip_id)
+        _ioctl(self.fd, n.GET_IRQCHIP, _addr(chip), name="KVM_GET_IRQCHIP")
+        return bytes(chip)[8:]
+
+    def set_irqchip(self, chip_id: int, state: bytes) -> None:
+        size = ctypes.sizeof(s.Irqchip) - s.Irqchip.chip.offset
+        header = struct.pack("<II", chip_id, 0)
+        chip = s.Irqchip.from_buffer_copy(header + _exact(state, size, "irqchip state"))
+        _ioctl(self.fd, n.SET_IRQCHIP, _addr(chip), name="KVM_SET_IRQCHIP")
+
+    def get_pit2(self) -> bytes:
+        return _get_blob(self.fd, n.GET_PIT2, s.PIT_STATE2_SIZE, "KVM_GET_PIT2")
+
+    def set_pit2(self, state: bytes) -> None:
+        _set_blob(self.fd, n.SET_PIT2, state, s.PIT_STATE2_SIZE, "KVM_SET_PIT2")
+
     def create_vcpu(self, vcpu_id: int) -> Vcpu:
         fd = _ioctl(self.fd, n.CREATE_VCPU, vcpu_id, name="KVM_CREATE_VCPU")
         return Vcpu(self, vcpu_id, fd)
@@ -231,6 +260,23 @@ class Vm:
             if e.errno == errno.EPERM:
                 return False
             raise
+
+
+def _exact(data: bytes, size: int, what: str) -> bytes:
+    if len(data) != size:
+        raise ValueError(f"{what} is {len(data)} bytes, KVM expects {size}")
+    return data
+
+
+def _get_blob(fd: int, request: int, size: int, name: str, buf_size: int | None = None) -> bytes:
+    buf = ctypes.create_string_buffer(buf_size or size)
+    _ioctl(fd, request, _addr(buf), name=name)
+    return buf.raw
+
+
+def _set_blob(fd: int, request: int, data: bytes, size: int, name: str) -> None:
+    buf = ctypes.create_string_buffer(_exact(data, size, name), size)
+    _ioctl(fd, request, _addr(buf), name=name)
 
 
 _EXIT_REASON = struct.Struct("<I")
@@ -365,3 +411,43 @@ class Vcpu:
         buf.nent = capacity
         _ioctl(self.fd, n.GET_CPUID2, _addr(buf), name="KVM_GET_CPUID2")
         return [_copy(buf.entries[i]) for i in range(buf.nent)]
+
+    # --- opaque state for snapshots ---------------------------------------------
+
+    def get_vcpu_events(self) -> bytes:
+        return _get_blob(self.fd, n.GET_VCPU_EVENTS, s.VCPU_EVENTS_SIZE, "KVM_GET_VCPU_EVENTS")
+
+    def set_vcpu_events(self, state: bytes) -> None:
+        _set_blob(self.fd, n.SET_VCPU_EVENTS, state, s.VCPU_EVENTS_SIZE, "KVM_SET_VCPU_EVENTS")
+
+    def get_debugregs(self) -> bytes:
+        return _get_blob(self.fd, n.GET_DEBUGREGS, s.DEBUGREGS_SIZE, "KVM_GET_DEBUGREGS")
+
+    def set_debugregs(self, state: bytes) -> None:
+        _set_blob(self.fd, n.SET_DEBUGREGS, state, s.DEBUGREGS_SIZE, "KVM_SET_DEBUGREGS")
+
+    def get_xcrs(self) -> bytes:
+        return _get_blob(self.fd, n.GET_XCRS, s.XCRS_SIZE, "KVM_GET_XCRS")
+
+    def set_xcrs(self, state: bytes) -> None:
+        _set_blob(self.fd, n.SET_XCRS, state, s.XCRS_SIZE, "KVM_SET_XCRS")
+
+    def xsave_size(self) -> int:
+        """Bytes of XSAVE state: 4 KiB, or more when KVM_CAP_XSAVE2 says so (AMX)."""
+        return max(s.XSAVE_SIZE, self.vm.check_extension(n.Cap.XSAVE2))
+
+    def get_xsave(self) -> bytes:
+        size = self.xsave_size()
+        if size > s.XSAVE_SIZE:
+            return _get_blob(self.fd, n.GET_XSAVE2, size, "KVM_GET_XSAVE2", size)
+        return _get_blob(self.fd, n.GET_XSAVE, size, "KVM_GET_XSAVE")
+
+    def set_xsave(self, state: bytes) -> None:
+        """KVM_SET_XSAVE reads as many bytes as KVM_CAP_XSAVE2 says, whatever its number's size."""
+        size = self.xsave_size()
+        buf = ctypes.create_string_buffer(_exact(state, size, "XSAVE state"), size)
+        _ioctl(self.fd, n.SET_XSAVE, _addr(buf), name="KVM_SET_XSAVE")
+
+    def readable_msrs(self, indices: Iterable[int]) -> list[int]:
+        """The MSRs of `indices` this vCPU lets KVM_GET_MSRS read (one probe each)."""
+        return [index for index in indices if self.get_msrs([index])]

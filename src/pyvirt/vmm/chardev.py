@@ -42,13 +42,24 @@ class Chardev:
         self.receiver: Receiver | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._unclaimed = bytearray()
 
     def set_receiver(self, receiver: Receiver | None) -> None:
         self.receiver = receiver
+        if receiver is not None and self._unclaimed:
+            data, self._unclaimed = bytes(self._unclaimed), bytearray()
+            receiver(data)
 
     def deliver(self, data: bytes) -> None:
-        if self.receiver is not None and data:
+        """Input for the guest; kept (up to a limit) while no device is attached yet, e.g.
+        while a snapshot is being restored or the machine reboots."""
+        if not data:
+            return
+        if self.receiver is not None:
             self.receiver(data)
+            return
+        room = PENDING_LIMIT - len(self._unclaimed)
+        self._unclaimed += data[: max(room, 0)]
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -106,7 +117,7 @@ class FileChardev(Chardev):
 
     @property
     def filename(self) -> str:
-        return f"file:{self.spec.path}"
+        return "file"  # QEMU 7.2 names no path for file chardevs
 
 
 class StdioChardev(Chardev):

@@ -85,12 +85,13 @@ class DriveSpec:
     id: str
     file: str
     option: str
-    format: str = "raw"
+    format: str | None = "raw"  # None: probed when the image is opened, as QEMU does
     read_only: bool = False
     discard: bool = False  # discard=unmap: pass discards down to the file
     cache: str = "writeback"
     interface: str = "none"  # -drive if=: none or virtio
     used_by: list[str] = field(default_factory=list)
+    backing: bool = True  # qcow2: open the backing chain the image names (-blockdev backing=null)
 
 
 def parse_device(option: str, value: str) -> DeviceSpec:
@@ -162,6 +163,7 @@ def pci_slot(spec: DeviceSpec) -> int | None:
 _DRIVE_KEYS = {"file", "if", "format", "readonly", "read-only", "id", "cache", "discard",
                "media", "aio", "serial", "index", "snapshot", "detect-zeroes"}  # fmt: skip
 _CACHE_MODES = {"writeback", "writethrough", "unsafe"}
+IMAGE_FORMATS = ("raw", "qcow2")
 
 
 def parse_drive(option: str, value: str, index: int) -> DriveSpec:
@@ -186,7 +188,7 @@ def parse_drive(option: str, value: str, index: int) -> DriveSpec:
         id=opts.get("id", f"{'virtio' if interface == 'virtio' else 'none'}{index}"),
         file=opts["file"],
         option=f"{option} {value}",
-        format=opts.get("format", "raw"),
+        format=opts.get("format"),
         read_only=parse_bool(option, "readonly", readonly),
         discard=_discard(option, opts.get("discard", "ignore")),
         cache=opts.get("cache", "writeback"),
@@ -205,8 +207,9 @@ def _discard(option: str, value: str) -> bool:
 
 
 def _check_format_and_cache(option: str, spec: DriveSpec) -> None:
-    if spec.format != "raw":
-        raise OptionError(option, f"format={spec.format}: only raw images are supported")
+    if spec.format not in (None, *IMAGE_FORMATS):
+        raise OptionError(option, f"format={spec.format}: only raw and qcow2 images are "
+                                  "supported")  # fmt: skip
     if spec.cache not in _CACHE_MODES:
         raise OptionError(option, f"cache={spec.cache} is not supported "
                                   f"({', '.join(sorted(_CACHE_MODES))})")  # fmt: skip
@@ -215,8 +218,8 @@ def _check_format_and_cache(option: str, spec: DriveSpec) -> None:
 def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> DriveSpec:
     """-blockdev, as key=value (dotted keys for children) or JSON, as libvirt writes it.
 
-    A `file` node names the image; a `raw` node on top of it (inline or by its
-    node-name) is what a device's drive= refers to.
+    A `file` node names the image; a `raw` or `qcow2` node on top of it
+    (inline or by its node-name) is what a device's drive= refers to.
     """
     tree = _blockdev_tree(option, value)
     name = tree.get("node-name")
@@ -235,10 +238,14 @@ def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> Driv
                              "discard", "cache", "aio", "locking"})  # fmt: skip
         return DriveSpec(name, str(tree["filename"]), text, "raw", read_only, discard,
                          "unsafe" if no_flush else "writeback")  # fmt: skip
-    if driver != "raw":
-        raise OptionError(option, f"driver={driver}: only file and raw nodes are supported")
-    _only(option, tree, {"driver", "node-name", "file", "read-only", "auto-read-only",
-                         "discard", "cache"})  # fmt: skip
+    if driver not in IMAGE_FORMATS:
+        raise OptionError(option, f"driver={driver}: only file, raw and qcow2 nodes are "
+                                  "supported")  # fmt: skip
+    allowed = {"driver", "node-name", "file", "read-only", "auto-read-only", "discard", "cache"}
+    _only(option, tree, allowed | ({"backing"} if driver == "qcow2" else set()))
+    if "backing" in tree and tree["backing"] is not None:
+        raise OptionError(option, "backing: pyvirt opens the backing chain the image names "
+                                  "(leave backing out, or give JSON null for none)")  # fmt: skip
     child = tree.get("file")
     if isinstance(child, str):
         if child not in nodes:
@@ -247,9 +254,10 @@ def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> Driv
     elif isinstance(child, dict):
         base = parse_blockdev(option, json.dumps({"node-name": f"{name}-file", **child}), nodes)
     else:
-        raise OptionError(option, "driver=raw needs file=NODE or file.driver=file,...")
-    return DriveSpec(name, base.file, text, "raw", read_only or base.read_only,
-                     discard or base.discard, "unsafe" if no_flush else base.cache)  # fmt: skip
+        raise OptionError(option, f"driver={driver} needs file=NODE or file.driver=file,...")
+    return DriveSpec(name, base.file, text, str(driver), read_only or base.read_only,
+                     discard or base.discard, "unsafe" if no_flush else base.cache,
+                     backing="backing" not in tree)  # fmt: skip
 
 
 def _blockdev_tree(option: str, value: str) -> dict[str, object]:

@@ -30,7 +30,7 @@ Machine:
 -cpu host[,+feat][,-feat]         CPUID model and features to add or mask (-cpu help)
 -m [size=]SIZE                    guest RAM, MiB unless suffixed (k, M, G, T); default 128M
 -smp [cpus=]N[,cores=N]           number of vCPUs, one host thread each
--name [guest=]NAME[,debug-threads=on]
+-name [guest=]NAME[,debug-threads=on]   (query-name)
 -device isa-debug-exit[,iobase=ADDR][,iosize=1|2|4]
                                   a port whose writes end the VMM with (value << 1) | 1
 
@@ -48,6 +48,14 @@ Display and character devices:
 -chardev BACKEND,id=ID[,...]
                 stdio[,signal=on|off], file,path=P, pty, null,
                 socket,path=P|host=H,port=N[,server=on][,wait=off]
+
+Control (QMP, QEMU's machine protocol):
+-qmp unix:PATH,server=on[,wait=off] | tcp:HOST:PORT,server=on[,wait=off]
+-chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control
+-S              start paused (QMP cont starts the guest)
+-uuid UUID      the VM's UUID (query-uuid, fw_cfg)
+-incoming file:PATH | exec:CMD | defer
+                restore a snapshot taken with QMP migrate (defer: wait for migrate-incoming)
 
 Other:
 -nodefaults     no default devices (no default serial port)

@@ -6,6 +6,7 @@ would run a different VM than the user asked for.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from pyvirt.machine.x86.cpuid import CpuModelError, CpuSpec, parse_cpu_option
@@ -35,6 +36,7 @@ OPTIONS: dict[str, bool] = {
     "nographic": False, "display": True, "serial": True, "chardev": True,
     "nodefaults": False, "no-reboot": False, "name": True, "pidfile": True, "device": True,
     "drive": True, "blockdev": True, "netdev": True,
+    "qmp": True, "mon": True, "S": False, "uuid": True, "incoming": True,
     "version": False, "h": False, "help": False,
 }  # fmt: skip
 
@@ -85,6 +87,10 @@ class VmmConfig:
     devices: list[DeviceSpec] = field(default_factory=list)  # virtio devices, in order
     drives: dict[str, DriveSpec] = field(default_factory=dict)  # -drive ids and -blockdev nodes
     netdevs: dict[str, NetdevSpec] = field(default_factory=dict)
+    monitors: list[str] = field(default_factory=list)  # ids of the chardevs QMP listens on
+    start_paused: bool = False  # -S
+    uuid: bytes = bytes(16)
+    incoming: str | None = None  # -incoming URI, or "defer"
 
 
 def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
@@ -136,6 +142,8 @@ def _flag(cfg: VmmConfig, name: str) -> None:
         cfg.nodefaults = True
     elif name == "no-reboot":
         cfg.no_reboot = True
+    elif name == "S":
+        cfg.start_paused = True
     elif name == "version":
         cfg.action = "version"
     else:  # -h, -help
@@ -190,6 +198,14 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
         _add_drive(cfg, opt, parse_blockdev(opt, value, cfg.drives))
     elif name == "netdev":
         _parse_netdev(cfg, opt, value)
+    elif name == "qmp":
+        _parse_qmp(cfg, opt, value)
+    elif name == "mon":
+        _parse_mon(cfg, opt, value)
+    elif name == "uuid":
+        cfg.uuid = _parse_uuid(opt, value)
+    elif name == "incoming":
+        cfg.incoming = _parse_incoming(opt, value)
 
 
 def _parse_memory(opt: str, value: str) -> int:
@@ -271,6 +287,53 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
     if spec.iosize not in (1, 2, 4):
         raise OptionError(opt, f"isa-debug-exit: iosize={opts['iosize']} is not 1, 2 or 4")
     cfg.debug_exits.append(spec)
+
+
+def _parse_uuid(opt: str, value: str) -> bytes:
+    try:
+        return uuid.UUID(value).bytes
+    except ValueError:
+        raise OptionError(opt, f"Fail to parse UUID string. Wrong format: '{value}'") from None
+
+
+INCOMING_SCHEMES = ("file:", "exec:")
+
+
+def _parse_incoming(opt: str, value: str) -> str:
+    if value == "defer" or value.startswith(INCOMING_SCHEMES):
+        return value
+    raise OptionError(opt, f"'{value}': unsupported migration URI (file:PATH, exec:CMD or defer)")
+
+
+def _parse_qmp(cfg: VmmConfig, opt: str, value: str) -> None:
+    """-qmp unix:PATH,server=on,wait=off or tcp:HOST:PORT,...: a monitor on its own chardev."""
+    cid = f"compat_monitor{len(cfg.monitors)}"
+    spec = _serial_chardev(opt, 0, value)
+    if not isinstance(spec, ChardevSpec) or spec.backend != "socket":
+        raise OptionError(opt, f"'{value}': the QMP monitor needs unix:PATH or tcp:HOST:PORT")
+    spec.id = cid
+    _add_monitor(cfg, opt, spec)
+
+
+def _parse_mon(cfg: VmmConfig, opt: str, value: str) -> None:
+    opts = parse_opts(opt, value, "chardev")
+    check_keys(opt, opts, {"chardev", "mode", "id", "pretty"})
+    if opts.get("mode", "readline") != "control":
+        raise OptionError(opt, "only mode=control (QMP) monitors are supported, not the HMP")
+    chardev = opts.get("chardev")
+    if chardev not in cfg.chardevs:
+        raise OptionError(opt, f"chardev '{chardev}' not found")
+    _add_monitor(cfg, opt, cfg.chardevs[chardev])
+
+
+def _add_monitor(cfg: VmmConfig, opt: str, spec: ChardevSpec) -> None:
+    if spec.backend != "socket" or not spec.server:
+        raise OptionError(opt, f"chardev '{spec.id}': a QMP monitor needs a listening socket "
+                               "(socket,...,server=on)")  # fmt: skip
+    if spec.id in cfg.monitors:
+        raise OptionError(opt, f"chardev '{spec.id}' is already in use")
+    cfg.chardevs[spec.id] = spec
+    cfg.monitors.append(spec.id)
 
 
 def _add_drive(cfg: VmmConfig, opt: str, drive: DriveSpec) -> None:
@@ -429,7 +492,7 @@ def _resolve_serials(cfg: VmmConfig, specs: list[str]) -> None:
                 raise OptionError("-serial", f"duplicate chardev id '{result.id}'")
             cfg.chardevs[result.id] = result
             cid = result.id
-        if cid in cfg.serials:
+        if cid in cfg.serials or cid in cfg.monitors:
             raise OptionError("-serial", f"chardev '{cid}' is already in use")
         cfg.serials.append(cid)
     stdio = [c for c in cfg.chardevs.values() if c.backend == "stdio"]

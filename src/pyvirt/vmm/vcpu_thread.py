@@ -4,6 +4,12 @@ Port I/O and MMIO exits are dispatched to the machine's buses right here, on
 the vCPU thread (the devices on them are fast and never block on the guest).
 To stop a vCPU, another thread sets immediate_exit and sends it SIGUSR1: KVM_RUN
 returns EINTR whether the thread was already inside it or about to enter.
+
+Pausing (`hold`) works the same way, but the thread parks instead of ending, and
+only after a KVM_RUN that returned EINTR: KVM completes a port or MMIO read in
+that last entry, so a parked vCPU's state is consistent for a snapshot.
+immediate_exit is set and cleared under the thread's condition lock, so a hold
+that races with the thread entering KVM_RUN is never lost.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ KICK_SIGNAL = signal.SIGUSR1
 PR_SET_NAME = 15
 _libc = ctypes.CDLL(None, use_errno=True)
 
-_IGNORED_EXITS = {ExitReason.INTR, ExitReason.HLT, ExitReason.IRQ_WINDOW_OPEN}
+_IGNORED_EXITS = {ExitReason.HLT, ExitReason.IRQ_WINDOW_OPEN}
 
 
 def _name_os_thread(name: str) -> None:
@@ -53,6 +59,7 @@ class VcpuThread(threading.Thread):
         on_fatal: Callable[[str], None],
         on_system_event: Callable[[int], None],
         name: str,
+        held: bool = False,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.vcpu = vcpu
@@ -62,11 +69,48 @@ class VcpuThread(threading.Thread):
         self.on_system_event = on_system_event
         self.stopping = False
         self.exits = 0
+        self._cond = threading.Condition()
+        self._held = held
+        self.parked = False
 
     def stop(self) -> None:
         """Ask the thread to leave KVM_RUN and end; safe from any thread."""
-        self.stopping = True
-        self.vcpu.immediate_exit = True
+        with self._cond:
+            self.stopping = True
+            self.vcpu.immediate_exit = True
+            self._cond.notify_all()
+        self._kick()
+
+    def hold(self) -> None:
+        """Ask the thread to leave KVM_RUN and park until `release`; see `wait_parked`."""
+        with self._cond:
+            self._held = True
+            self.vcpu.immediate_exit = True
+        self._kick()
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+    def wait_parked(self, timeout: float) -> bool:
+        """Block until the thread is parked (or gone); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self.parked or self.stopping or not self.is_alive(), timeout
+            )
+
+    def _park_if_held(self) -> None:
+        with self._cond:
+            if self._held and not self.stopping:
+                self.parked = True
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: not self._held or self.stopping)
+                self.parked = False
+            if not self.stopping:
+                self.vcpu.immediate_exit = False
+
+    def _kick(self) -> None:
         ident = self.ident
         if ident is not None and self.is_alive() and ident != threading.get_ident():
             with contextlib.suppress(ProcessLookupError):
@@ -84,6 +128,7 @@ class VcpuThread(threading.Thread):
         vcpu = self.vcpu
         page = vcpu.page
         pio_read, pio_write = self.pio.read, self.pio.write
+        self._park_if_held()  # -S: held before the first instruction
         while not self.stopping:
             reason = vcpu.run()
             self.exits += 1
@@ -103,6 +148,8 @@ class VcpuThread(threading.Thread):
                         page[at : at + size] = pio_read(port, size).to_bytes(size, "little")
             elif reason == ExitReason.MMIO:
                 self._mmio()
+            elif reason == ExitReason.INTR:
+                self._park_if_held()
             elif reason in _IGNORED_EXITS:
                 continue
             elif reason == ExitReason.SYSTEM_EVENT:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyvirt.hw.bus import Bus, BusDevice
+from pyvirt.hw.state import State, blob, get, unblob
 
 from . import registers as R
 from .bar import Bar, BarKind
@@ -273,6 +274,24 @@ class PciDevice:
 
         Runs with config_lock held; devices move their ioeventfds here.
         """
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def save_state(self) -> State:
+        with self.config_lock:
+            return {"config": blob(self.config), "intx": self._intx_level}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """The configuration space as saved; BARs move where it says (the device is plugged)."""
+        config = unblob(state, "config", R.CONFIG_SPACE_SIZE)
+        intx = get(state, "intx", bool)
+        with self.config_lock:
+            self.config[:] = config
+            with self._intx_lock:
+                self._intx_level = intx
+                self._intx_disabled = bool(self.command & R.COMMAND_INTX_DISABLE)
+                self._update_intx()
+            self._remap_all()
 
     # --- command and status -------------------------------------------------------------
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from pyvirt.hw.state import State, StateError, blob, get, unblob
 from pyvirt.kvm.eventfd import EventFd
 
 from . import registers as R
@@ -95,6 +97,23 @@ class Msix:
         device.on_close(self.close)
         self.enabled = False
         self.function_masked = False
+
+    # --- snapshots (after the device's configuration space is restored) ----------------------
+
+    def save_state(self) -> State:
+        with self.lock:
+            return {"table": blob(self.table), "pending": list(self.pending)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """The table and pending bits; routes and irqfds follow from Message Control."""
+        table = unblob(state, "table", len(self.table))
+        pending = get(state, "pending", list)
+        if len(pending) != self.vectors or not all(isinstance(p, bool) for p in pending):
+            raise StateError(f"'pending' is not {self.vectors} booleans")
+        with self.lock:
+            self.table[:] = table
+            self.pending = list(pending)
+        self._control_written(self.cap_offset + 2, 2)
 
     # --- state ---------------------------------------------------------------------------
 

@@ -212,6 +212,9 @@ class VirtioBlk(VirtioDevice):
 
     # --- life cycle ---------------------------------------------------------------------
 
+    def busy(self) -> bool:
+        return bool(self.inflight)
+
     def on_reset(self) -> None:
         """Wait for the I/O in flight (its buffers belong to the old driver) and forget it."""
         concurrent.futures.wait(list(self.inflight))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from pyvirt.hw.state import State, StateError, blob, get, get_uint, unblob
 from pyvirt.memory import GuestMemory
 
 from .queue import VirtQueue, VirtQueueError
@@ -80,6 +82,7 @@ class VirtioDevice:
         self.driver_features = 0
         self.status = 0
         self.broken: str | None = None
+        self.suspended = False  # the VM is paused: queues are left alone until resume()
 
     # --- features and status ---------------------------------------------------
 
@@ -118,7 +121,55 @@ class VirtioDevice:
 
     @property
     def running(self) -> bool:
-        return bool(self.status & DRIVER_OK) and self.broken is None
+        return bool(self.status & DRIVER_OK) and self.broken is None and not self.suspended
+
+    # --- pause and snapshots (main loop) ------------------------------------------------
+
+    def suspend(self) -> None:
+        """Stop touching guest memory: kicks and host input wait for resume()."""
+        with self.lock:
+            self.suspended = True
+
+    def busy(self) -> bool:
+        """Requests still in flight (they complete, even while suspended)."""
+        return False
+
+    def resume(self) -> None:
+        """Serve again, and look at every queue: kicks that came meanwhile were not served."""
+        with self.lock:
+            self.suspended = False
+            for index, queue in enumerate(self.queues):
+                if queue.ready:
+                    self.kick(index)
+
+    def save_state(self) -> State:
+        with self.lock:
+            return {
+                "status": self.status, "driver_features": self.driver_features,
+                "config_generation": self.config_generation, "config": blob(self.config),
+                "broken": self.broken, "queues": [q.save_state() for q in self.queues],
+            }  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a suspended device; resume() starts it."""
+        queues = get(state, "queues", list)
+        if len(queues) != len(self.queues):
+            raise StateError(f"{len(queues)} queues saved, the device has {len(self.queues)}")
+        broken = state.get("broken")
+        with self.lock:
+            self.suspended = True
+            self.status = get_uint(state, "status", 8)
+            self.driver_features = get_uint(state, "driver_features", 64) & self.device_features
+            self.config_generation = get_uint(state, "config_generation", 8)
+            self.config = bytearray(unblob(state, "config", len(self.config)))
+            self.broken = broken if isinstance(broken, str) else None
+            for index, (queue, saved) in enumerate(zip(self.queues, queues, strict=True)):
+                try:
+                    queue.load_state(saved)
+                except StateError as e:
+                    raise StateError(f"queue {index}: {e}") from None
+            if self.status & DRIVER_OK and self.broken is None:
+                self.activate()
 
     # --- queues -------------------------------------------------------------------
 

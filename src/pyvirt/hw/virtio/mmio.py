@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pyvirt.hw.state import State, load_child, load_registers, save_registers
 
 from .device import FEATURES_OK, VirtioDevice
 from .queue import VirtQueueError
@@ -71,6 +74,19 @@ class VirtioMmio:
         self.queue_sel = 0
         self._driver_features = 0
         device.transport = self
+
+    _REGISTERS = {"interrupt_status": 32, "features_sel": 32, "driver_features_sel": 32,
+                  "queue_sel": 32, "_driver_features": 64}  # fmt: skip
+
+    def save_state(self) -> State:
+        with self.device.lock:
+            return {"device": self.device.save_state(), **save_registers(self, self._REGISTERS)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        load_child("device", self.device, state)
+        with self.device.lock:
+            load_registers(self, state, self._REGISTERS)
+            self.set_irq(bool(self.interrupt_status))
 
     def notify_points(self) -> list[tuple[int, int, int, int]]:
         """(guest address, length, datamatch, queue index) for one ioeventfd per queue."""

@@ -19,6 +19,8 @@ backend does; only status and config accesses come from vCPU threads.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 from pyvirt.memory import GuestMemory
 from pyvirt.net.backend import MAX_FRAME, NetBackend
@@ -81,6 +83,10 @@ class VirtioNet(VirtioDevice):
             self.link_up = up
             self._update_config()
             self.config_changed()
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.link_up = bool(struct.unpack_from("<H", self.config, 6)[0] & S_LINK_UP)
 
     # --- life cycle (vCPU threads) --------------------------------------------------------
 

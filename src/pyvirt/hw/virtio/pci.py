@@ -24,11 +24,14 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 from pyvirt.hw.pci import registers as R
 from pyvirt.hw.pci.bar import Bar, BarKind
 from pyvirt.hw.pci.device import INTX_PIN_A, PciDevice
 from pyvirt.hw.pci.msix import Msix
+from pyvirt.hw.state import State, StateError, get, load_child, load_registers, save_registers
 from pyvirt.kvm.eventfd import EventFd
 
 from .device import FEATURES_OK, ID_BLOCK, ID_CONSOLE, ID_NET, ID_RNG, VirtioDevice
@@ -93,6 +96,8 @@ QUEUE_DEVICE = 0x30
 COMMON_CFG_LEN = 0x38
 _COMMON = struct.Struct("<IIIIHHBBHHHHHQQQ")
 assert _COMMON.size == COMMON_CFG_LEN
+_REGISTERS = {"device_feature_select": 32, "driver_feature_select": 32, "driver_features": 64,
+              "config_vector": 16, "queue_select": 16, "isr": 8}  # fmt: skip
 _QUEUE_ADDRESSES = {QUEUE_DESC: "desc_addr", QUEUE_DRIVER: "avail_addr", QUEUE_DEVICE: "used_addr"}
 
 
@@ -342,6 +347,32 @@ class VirtioPciTransport(PciDevice):
         self.queue_select = 0
         self.isr = 0
         self.set_intx(False)
+
+    # --- snapshots -------------------------------------------------------------------------------
+
+    def save_state(self) -> State:
+        with self.device.lock:
+            return {
+                "device": self.device.save_state(), "pci": super().save_state(),
+                "msix": self.msix.save_state(), "queue_vectors": list(self.queue_vectors),
+                **save_registers(self, _REGISTERS),
+            }  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        vectors = get(state, "queue_vectors", list)
+        if len(vectors) != len(self.queue_vectors) or not all(
+            isinstance(v, int) and 0 <= v <= NO_VECTOR for v in vectors
+        ):
+            raise StateError(f"'queue_vectors' is not {len(self.queue_vectors)} vectors")
+        load_child("device", self.device, state)
+        with self.device.lock:
+            load_registers(self, state, _REGISTERS)
+            self.queue_vectors = list(vectors)
+        try:
+            PciDevice.load_state(self, get(state, "pci", dict))
+        except StateError as e:
+            raise StateError(f"pci: {e}") from None
+        load_child("msix", self.msix, state)
 
     # --- VIRTIO_PCI_CAP_PCI_CFG: BAR access through configuration space ---------------------------
 

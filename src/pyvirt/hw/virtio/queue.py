@@ -9,9 +9,11 @@ the device turns into NEEDS_RESET; nothing here touches memory outside RAM.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from pyvirt.hw.state import State, StateError, get, get_uint
 from pyvirt.memory import GuestMemory, GuestMemoryError
 
 VIRTQ_DESC_F_NEXT = 1
@@ -113,6 +115,36 @@ class VirtQueue:
         self.last_avail_idx = 0
         self.used_idx = 0
         self.signalled_used: int | None = None  # used_idx at the last interrupt we sent
+
+    # --- snapshots ---------------------------------------------------------------
+
+    def save_state(self) -> State:
+        return {
+            "size": self.size, "desc": self.desc_addr, "avail": self.avail_addr,
+            "used": self.used_addr, "ready": self.ready, "last_avail_idx": self.last_avail_idx,
+            "used_idx": self.used_idx, "signalled_used": self.signalled_used,
+            "event_idx": self.event_idx,
+        }  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        try:
+            self.set_size(get(state, "size", int))
+        except VirtQueueError as e:
+            raise StateError(str(e)) from None
+        self.desc_addr = get_uint(state, "desc", 64)
+        self.avail_addr = get_uint(state, "avail", 64)
+        self.used_addr = get_uint(state, "used", 64)
+        self.last_avail_idx = get_uint(state, "last_avail_idx", 16)
+        self.used_idx = get_uint(state, "used_idx", 16)
+        signalled = state.get("signalled_used")
+        self.signalled_used = None if signalled is None else get_uint(state, "signalled_used", 16)
+        self.event_idx = get(state, "event_idx", bool)
+        self.ready = False
+        if get(state, "ready", bool):
+            try:
+                self.activate()  # the rings must still lie in this machine's RAM
+            except VirtQueueError as e:
+                raise StateError(str(e)) from None
 
     # --- setup ------------------------------------------------------------------
 

@@ -98,6 +98,7 @@ class PcConfig:
     debug_exits: tuple[tuple[int, int], ...] = ()
     uuid: bytes = bytes(16)
     virtio: tuple[VirtioConfig, ...] = ()
+    incoming: bool = False  # RAM and CPU state will come from a snapshot: nothing to boot
 
 
 class KvmIoEventFds:
@@ -163,7 +164,7 @@ class PcMachine:
             self._direct_boot()
         elif self.config.bios is not None:
             self._map_bios(self.config.bios)
-        else:
+        elif not self.config.incoming:
             raise BootError(
                 "nothing to boot: give -kernel (pyvirt has no built-in firmware) or -bios"
             )
@@ -192,7 +193,8 @@ class PcMachine:
             self.pio.register(port, 8, uart, f"serial{index}")
             self.serials.append(uart)
 
-        self.pio.register(0x60, 5, I8042(self.events.reset), "i8042")
+        self.i8042 = I8042(self.events.reset)
+        self.pio.register(0x60, 5, self.i8042, "i8042")
         self.rtc = CmosRtc()
         low, *high = e820.ram_layout(self.config.ram_size)
         self.rtc.set_memory_size(low[1], high[0][1] if high else 0)

@@ -1,0 +1,66 @@
+"""libvirt's numbers for state reasons and lifecycle event details (virDomain*Reason,
+virDomainEvent*DetailType), as they go on the wire."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class RunningReason(IntEnum):
+    UNKNOWN = 0
+    BOOTED = 1
+    UNPAUSED = 5
+
+
+class PausedReason(IntEnum):
+    UNKNOWN = 0
+    USER = 1
+    STARTING_UP = 11
+
+
+class ShutdownReason(IntEnum):
+    UNKNOWN = 0
+    USER = 1
+
+
+class ShutoffReason(IntEnum):
+    UNKNOWN = 0
+    SHUTDOWN = 1
+    DESTROYED = 2
+    CRASHED = 3
+    FAILED = 6
+    DAEMON = 8
+
+
+class DefinedDetail(IntEnum):
+    ADDED = 0
+    UPDATED = 1
+
+
+class UndefinedDetail(IntEnum):
+    REMOVED = 0
+
+
+class StartedDetail(IntEnum):
+    BOOTED = 0
+
+
+class SuspendedDetail(IntEnum):
+    PAUSED = 0
+
+
+class ResumedDetail(IntEnum):
+    UNPAUSED = 0
+
+
+class StoppedDetail(IntEnum):
+    SHUTDOWN = 0
+    DESTROYED = 1
+    CRASHED = 2
+    FAILED = 5
+
+
+class ShutdownDetail(IntEnum):
+    FINISHED = 0
+    GUEST = 1
+    HOST = 2

@@ -1,0 +1,1 @@
+"""The QEMU Machine Protocol (QMP) monitor: wire protocol, server and commands."""

@@ -1,0 +1,1 @@
+"""VM snapshots: the file format, and migration to and from files and commands."""
