@@ -26,11 +26,11 @@ from pyvirt.drivers.base import (
     VolInfo,
     VolRef,
 )
-from pyvirt.drivers.test_xml import (
-    DomainDef,
+from pyvirt.drivers.test_xml import DomainDef, parse_domain
+from pyvirt.storage.xml import (
     PoolDef,
-    VolDef,
-    parse_domain,
+    PoolSizes,
+    VolumeDef,
     parse_pool,
     parse_volume,
     pool_xml,
@@ -113,19 +113,19 @@ class _Pool:
     definition: PoolDef
     active: bool = False
     autostart: bool = False
-    volumes: dict[str, VolDef] = field(default_factory=dict)
+    volumes: dict[str, VolumeDef] = field(default_factory=dict)
 
     @property
     def ref(self) -> PoolRef:
-        return PoolRef(self.definition.name, self.definition.uuid)
+        return PoolRef(self.definition.name, self.definition.uuid.bytes)
 
-    def vol_ref(self, vol: VolDef) -> VolRef:
+    def vol_ref(self, vol: VolumeDef) -> VolRef:
         path = f"{self.definition.path}/{vol.name}"
         return VolRef(self.definition.name, vol.name, path)
 
     @property
     def allocation(self) -> int:
-        return sum(v.allocation for v in self.volumes.values())
+        return sum(v.capacity for v in self.volumes.values())  # fully allocated, as libvirt's
 
 
 def _no_domain(what: str) -> VirtError:
@@ -420,7 +420,7 @@ class TestDriver:
     # --- storage
     def _pool(self, ref: PoolRef) -> _Pool:
         pool = self._pools.get(ref.name)
-        if pool is None or pool.definition.uuid != ref.uuid:
+        if pool is None or pool.definition.uuid.bytes != ref.uuid:
             raise _no_pool(f"name '{ref.name}'")
         return pool
 
@@ -446,7 +446,7 @@ class TestDriver:
 
     async def pool_lookup_by_uuid(self, uuid: bytes) -> PoolRef:
         for pool in self._pools.values():
-            if pool.definition.uuid == uuid:
+            if pool.definition.uuid.bytes == uuid:
                 return pool.ref
         raise _no_pool(f"uuid '{uuidlib.UUID(bytes=uuid)}'")
 
@@ -458,7 +458,7 @@ class TestDriver:
                 raise VirtError(
                     ErrorCode.OPERATION_FAILED,
                     f"operation failed: pool '{definition.name}' already exists with uuid "
-                    f"{uuidlib.UUID(bytes=existing.definition.uuid)}",
+                    f"{existing.definition.uuid}",
                     ErrorDomain.STORAGE,
                 )
             existing.definition = definition
@@ -490,7 +490,8 @@ class TestDriver:
 
     async def pool_xml_desc(self, pool: PoolRef, flags: int) -> str:
         p = self._pool(pool)
-        return pool_xml(p.definition, _POOL_CAPACITY, p.allocation)
+        sizes = PoolSizes(_POOL_CAPACITY, p.allocation, _POOL_CAPACITY - p.allocation)
+        return pool_xml(p.definition, sizes)
 
     async def pool_get_autostart(self, pool: PoolRef) -> bool:
         return self._pool(pool).autostart
@@ -505,7 +506,7 @@ class TestDriver:
         p = self._active_pool(pool)
         return [p.vol_ref(v) for v in p.volumes.values()]
 
-    def _vol(self, ref: VolRef) -> tuple[_Pool, VolDef]:
+    def _vol(self, ref: VolRef) -> tuple[_Pool, VolumeDef]:
         pool = self._pools.get(ref.pool)
         vol = pool.volumes.get(ref.name) if pool is not None and pool.active else None
         if pool is None or vol is None:
@@ -535,7 +536,7 @@ class TestDriver:
                 f"storage volume '{vol.name}' exists already",
                 ErrorDomain.STORAGE,
             )
-        if p.allocation + vol.allocation > _POOL_CAPACITY:
+        if p.allocation + vol.capacity > _POOL_CAPACITY:
             raise VirtError(
                 ErrorCode.INTERNAL_ERROR,
                 f"internal error: Not enough free space in pool for volume '{vol.name}'",
@@ -550,11 +551,11 @@ class TestDriver:
 
     async def vol_info(self, vol: VolRef) -> VolInfo:
         _, v = self._vol(vol)
-        return VolInfo(0, v.capacity, v.allocation)  # VIR_STORAGE_VOL_FILE
+        return VolInfo(0, v.capacity, v.capacity)  # VIR_STORAGE_VOL_FILE
 
     async def vol_xml_desc(self, vol: VolRef, flags: int) -> str:
         pool, v = self._vol(vol)
-        return volume_xml(v, pool.vol_ref(v).key)
+        return volume_xml(v, pool.vol_ref(v).key, v.capacity, v.capacity)
 
     async def vol_path(self, vol: VolRef) -> str:
         pool, v = self._vol(vol)
