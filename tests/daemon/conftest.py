@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
@@ -83,6 +85,46 @@ def virsh(uri: str, *args: str, input: str | None = None) -> subprocess.Complete
     return subprocess.run(
         [VIRSH, "-c", uri, *args], capture_output=True, text=True, timeout=30, input=input
     )
+
+
+class VirshConsole:
+    """`virsh console` on a pseudo-terminal (it refuses to run without one)."""
+
+    def __init__(self, uri: str, domain: str) -> None:
+        if VIRSH is None:
+            pytest.skip("virsh is not installed (apt-get install libvirt-clients)")
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [VIRSH, "-c", uri, "console", domain],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def read_until(self, marker: bytes, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while marker not in self.seen and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:
+                    break
+        assert marker in self.seen, self.seen
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def quit(self) -> int:
+        """Ctrl-], as a user leaves the console; virsh's exit status."""
+        self.type(b"\x1d")
+        try:
+            return self.proc.wait(timeout=10)
+        finally:
+            self.proc.kill()
+            os.close(self.master)
 
 
 @pytest.fixture

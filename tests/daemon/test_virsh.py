@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
 import time
 from pathlib import Path
 
-from tests.daemon.conftest import VIRSH, Daemon, virsh
+from tests.daemon.conftest import VIRSH, Daemon, VirshConsole, virsh
 
 DOMAIN_XML = """<domain type='test'>
   <name>demo</name>
@@ -89,39 +86,11 @@ def test_event_loop_reports_lifecycle(pyvirtd: Daemon) -> None:
 
 
 def test_console_echoes(pyvirtd: Daemon) -> None:
-    """virsh console needs a terminal: it gets a pty, types a line and quits with Ctrl-]."""
-    assert VIRSH is not None
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [VIRSH, "-c", pyvirtd.uri(), "console", "test"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    seen = b""
-
-    def read_until(marker: bytes, timeout: float = 10) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while marker not in seen and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    break
-        assert marker in seen, seen
-
-    try:
-        read_until(b"Connected to the test console of test")
-        os.write(master, b"hello pyvirt\r")
-        read_until(b"hello pyvirt\r")
-        os.write(master, b"\x1d")
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-        os.close(master)
+    console = VirshConsole(pyvirtd.uri(), "test")
+    console.read_until(b"Connected to the test console of test")
+    console.type(b"hello pyvirt\r")
+    console.read_until(b"hello pyvirt\r")
+    assert console.quit() == 0
 
 
 def test_pools_and_volumes(pyvirtd: Daemon, tmp_path: Path) -> None:
