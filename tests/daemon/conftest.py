@@ -7,74 +7,22 @@ import pty
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.daemon.daemons import LIBVIRTD, Daemon, StartError, start_libvirtd, start_pyvirtd
+
 VIRSH = shutil.which("virsh")
-LIBVIRTD = shutil.which("libvirtd") or (
-    "/usr/sbin/libvirtd" if os.path.exists("/usr/sbin/libvirtd") else None
-)
-
-
-def wait_for(path: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"{proc.args} did not create {path}:\n{log.read_text(errors='replace')}")
-        time.sleep(0.02)
-
-
-@dataclass
-class Daemon:
-    proc: subprocess.Popen[bytes]
-    run_dir: Path
-    state_dir: Path
-
-    @property
-    def socket(self) -> Path:
-        return self.run_dir / "libvirt-sock"
-
-    @property
-    def ro_socket(self) -> Path:
-        return self.run_dir / "libvirt-sock-ro"
-
-    def uri(self, driver: str = "test", path: str = "/default", readonly: bool = False) -> str:
-        sock = self.ro_socket if readonly else self.socket
-        return f"{driver}+unix://{path}?socket={sock}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-def start_pyvirtd(tmp: Path, uri: str = "test:///default") -> Daemon:
-    run_dir, state_dir = tmp / "run", tmp / "state"
-    argv = [sys.executable, "-m", "pyvirt.daemon", "--uri", uri]
-    log = tmp / "pyvirtd.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*argv, "--run-dir", str(run_dir), "--state-dir", str(state_dir), "--verbose"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    daemon = Daemon(proc, run_dir, state_dir)
-    wait_for(daemon.ro_socket, proc, log)
-    return daemon
 
 
 @pytest.fixture
 def pyvirtd(tmp_path: Path) -> Iterator[Daemon]:
     """A pyvirtd serving test:///default from its own directories."""
-    daemon = start_pyvirtd(tmp_path)
+    daemon = start(start_pyvirtd, tmp_path)
     yield daemon
     daemon.stop()
 
@@ -129,45 +77,21 @@ class VirshConsole:
 
 @pytest.fixture
 def libvirtd() -> Iterator[Path]:
-    """Debian's libvirtd as an unprivileged session daemon in a temporary directory: its
-    socket's path.
+    """Debian's libvirtd (test:///default) in a temporary directory: its socket's path.
 
-    It runs as `nobody` so that it keeps to its own directories and never touches
-    the system daemon's; clients use its test:///default driver. (pytest's tmp_path
-    is private to root, hence a directory of its own.)
+    pytest's tmp_path is private to root, and libvirtd runs as nobody.
     """
-    if LIBVIRTD is None:
-        pytest.skip("libvirtd is not installed (apt-get install libvirt-daemon)")
-    if os.geteuid() != 0:
-        pytest.skip("starting libvirtd as nobody needs root")
     with tempfile.TemporaryDirectory(prefix="pyvirt-libvirtd-") as tmp:
-        yield from _run_libvirtd(Path(tmp))
+        daemon = start(start_libvirtd, Path(tmp))
+        yield daemon.socket
+        daemon.stop()
 
 
-def _run_libvirtd(top: Path) -> Iterator[Path]:
-    top.chmod(0o755)
-    home, run, sock_dir = top / "home", top / "run", top / "run" / "sock"
-    for d in (home, run, sock_dir):
-        d.mkdir(parents=True)
-        shutil.chown(d, "nobody")
-    config = top / "libvirtd.conf"
-    config.write_text(
-        f'unix_sock_dir = "{sock_dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-        'unix_sock_rw_perms = "0777"\n'
-    )
-    config.chmod(0o644)
-    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(run), "PATH": "/usr/bin:/bin"}
-    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    log = top / "libvirtd.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*as_nobody, LIBVIRTD, "--config", str(config), "--timeout", "0"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    sock = sock_dir / "libvirt-sock"
-    wait_for(sock, proc, log)
-    yield sock
-    proc.terminate()
-    proc.wait(timeout=10)
+def start(launch: Callable[[Path], Daemon], top: Path) -> Daemon:
+    """Start a daemon, skipping when this host cannot run it."""
+    if launch is start_libvirtd and (LIBVIRTD is None or os.geteuid() != 0):
+        pytest.skip("libvirtd is not installed or we are not root (it runs as nobody)")
+    try:
+        return launch(top)
+    except StartError as e:
+        pytest.fail(str(e), pytrace=False)

@@ -10,7 +10,7 @@ import pytest
 import pyvirt
 from pyvirt.client import VIR_DOMAIN_EVENT_ID_LIFECYCLE, libvirtError
 from pyvirt.virterror import ErrorCode
-from tests.daemon.conftest import Daemon
+from tests.daemon.daemons import Daemon
 
 DOMAIN_XML = """<domain type='test'><name>ours</name><memory unit='MiB'>16</memory>
 <vcpu>1</vcpu><os><type>hvm</type></os></domain>"""

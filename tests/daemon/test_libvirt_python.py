@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon.conftest import Daemon
+from tests.daemon.daemons import Daemon
 
 libvirt = pytest.importorskip("libvirt")
 

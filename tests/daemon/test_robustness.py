@@ -17,7 +17,7 @@ from pyvirt.rpc import protocol
 from pyvirt.rpc.protocol import Header, MessageType, Status
 from pyvirt.rpc.remote import Proc
 from pyvirt.virterror import ErrorCode
-from tests.daemon.conftest import Daemon
+from tests.daemon.daemons import Daemon
 
 
 def raw(daemon: Daemon) -> socket.socket:

@@ -6,7 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.daemon.conftest import VIRSH, Daemon, VirshConsole, virsh
+from tests.daemon.conftest import VIRSH, VirshConsole, virsh
+from tests.daemon.daemons import Daemon
 
 DOMAIN_XML = """<domain type='test'>
   <name>demo</name>

@@ -16,7 +16,8 @@ import pytest
 
 from pyvirt.vmm import options as vmm_options
 from tests.conftest import kvm_usable
-from tests.daemon.conftest import VIRSH, Daemon, VirshConsole, start_pyvirtd, virsh
+from tests.daemon.conftest import VIRSH, VirshConsole, virsh
+from tests.daemon.daemons import Daemon, start_pyvirtd
 from tests.support import TinyGuests
 
 pytestmark = pytest.mark.kvm
