@@ -8,12 +8,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import blk_throughput, linux_boot, memory, net_throughput, pio_exit, snapshot, startup
+from bench import (
+    blk_throughput,
+    daemon,
+    linux_boot,
+    memory,
+    net_throughput,
+    pio_exit,
+    snapshot,
+    startup,
+)
 from bench.harness import Row, print_table, vmms
 from guests.tiny import build as tiny_build
 
 BENCHMARKS = {
     "startup": startup.measure,
+    "daemon": daemon.measure,
     "memory": memory.measure,
     "pio": pio_exit.measure,
     "linux": linux_boot.measure,
