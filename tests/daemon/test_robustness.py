@@ -149,3 +149,12 @@ def test_unknown_driver_uri(pyvirtd: Daemon) -> None:
     with pytest.raises(libvirtError) as err:
         pyvirt.open(f"nope+unix:///x?socket={pyvirtd.socket}")
     assert err.value.get_error_code() == ErrorCode.NO_CONNECT
+
+
+def test_keepalive_ping_gets_a_pong(pyvirtd: Daemon) -> None:
+    sock = raw(pyvirtd)
+    ping = Header(protocol.KEEPALIVE_PROGRAM, 1, 1, MessageType.MESSAGE, 0, Status.OK)
+    sock.sendall(protocol.encode(ping))
+    length = protocol.frame_length(sock.recv(4))
+    header, _ = protocol.decode(sock.recv(length))
+    assert (header.program, header.procedure) == (protocol.KEEPALIVE_PROGRAM, 2)
