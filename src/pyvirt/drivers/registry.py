@@ -7,6 +7,7 @@ events of all of them. The daemon closes them with close_all() when it stops.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pyvirt.drivers.test import TestDriver
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 _drivers: dict[str, Driver] = {}
+_opening = asyncio.Lock()
 
 VMM_URIS = ("pyvirt:///session", "pyvirt:///system", "qemu:///session", "qemu:///system")
 
@@ -30,6 +32,11 @@ def _no_driver(uri: str) -> VirtError:
 
 
 async def open_driver(uri: str, *, state_dir: Path, readonly: bool) -> Driver:
+    async with _opening:  # one driver per state directory, even when clients race to open
+        return await _open(uri, state_dir)
+
+
+async def _open(uri: str, state_dir: Path) -> Driver:
     parsed = urimod.parse(uri)
     name = parsed.name
     if name in _drivers:
