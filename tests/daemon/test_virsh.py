@@ -30,6 +30,11 @@ def test_list_shows_the_default_domain(pyvirtd: Daemon) -> None:
         "----------------------",
         " 1    test   running",
     ]
+    assert ok(pyvirtd, "dumpxml", "test").startswith(
+        "<domain type='test' id='1'>\n  <name>test</name>\n"
+        "  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>\n"
+        "  <memory unit='KiB'>8388608</memory>\n"
+    )
 
 
 def test_domain_life_cycle(pyvirtd: Daemon, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pyvirt.domain.ids import new_uuid, parse_uuid
 from pyvirt.domain.units import scaled_bytes
+from pyvirt.domain.xmlout import Element
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 
@@ -46,8 +47,13 @@ def _set_child(root: ET.Element, tag: str, text: str, index: int, **attrs: str) 
 
 
 def to_text(root: ET.Element) -> str:
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode") + "\n"
+    """In libvirt's layout (single quotes, two-space indents), as virsh users see it."""
+
+    def convert(elem: ET.Element) -> Element:
+        text = elem.text.strip() if elem.text and elem.text.strip() else None
+        return Element(elem.tag, dict(elem.attrib), [convert(c) for c in elem], text)
+
+    return convert(root).to_string()
 
 
 @dataclass
