@@ -10,6 +10,7 @@ import sys
 
 from bench import (
     blk_throughput,
+    daemon,
     img_convert,
     linux_boot,
     memory,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "qcow2": qcow2_io.measure,
     "convert": img_convert.measure,
     "snapshot": snapshot.measure,
+    "daemon": daemon.measure,
 }
 
 

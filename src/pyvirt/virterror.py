@@ -13,6 +13,8 @@ from enum import IntEnum
 class ErrorCode(IntEnum):
     INTERNAL_ERROR = 1
     NO_SUPPORT = 3
+    NO_CONNECT = 5
+    INVALID_CONN = 6
     INVALID_ARG = 8
     OPERATION_FAILED = 9
     XML_ERROR = 27
@@ -20,6 +22,7 @@ class ErrorCode(IntEnum):
     OPERATION_DENIED = 29
     SYSTEM_ERROR = 38
     RPC = 39
+    AUTH_FAILED = 45
     NO_DOMAIN = 42
     NO_STORAGE_POOL = 49
     NO_STORAGE_VOL = 50
@@ -31,6 +34,7 @@ class ErrorCode(IntEnum):
 
 class ErrorDomain(IntEnum):
     NONE = 0
+    XML = 5
     DOM = 6
     RPC = 7
     QEMU = 10
@@ -38,6 +42,7 @@ class ErrorDomain(IntEnum):
     REMOTE = 13
     STORAGE = 18
     DOMAIN = 20  # domain configuration (XML)
+    STREAMS = 38
 
 
 class ErrorLevel(IntEnum):
@@ -57,3 +62,16 @@ class VirtError(Exception):
         self.domain = domain
         self.message = message
         self.level = ErrorLevel.ERROR
+
+    # libvirt-python's accessors, so pyvirt.client can raise VirtError as its libvirtError
+    def get_error_code(self) -> int:
+        return int(self.code)
+
+    def get_error_domain(self) -> int:
+        return int(self.domain)
+
+    def get_error_message(self) -> str:
+        return self.message
+
+    def get_error_level(self) -> int:
+        return int(self.level)

@@ -1,0 +1,1 @@
+"""pyvirtd: the management daemon, speaking libvirt's RPC protocol on unix sockets."""

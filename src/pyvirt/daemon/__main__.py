@@ -1,0 +1,3 @@
+from pyvirt.daemon.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""libvirt's wire protocol: XDR codec, message framing and the remote program's procedures."""

@@ -1,0 +1,92 @@
+"""pyvirtd on pyvirt:///session: real VMM processes (pyvirt-qemu with the tiny counter guest)
+driven by the real virsh, across a daemon restart and a VMM's death."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyvirt.vmm import options as vmm_options
+from tests.conftest import kvm_usable
+from tests.daemon.conftest import VIRSH, VirshConsole, virsh
+from tests.daemon.daemons import Daemon, start_pyvirtd
+from tests.support import TinyGuests
+
+pytestmark = pytest.mark.kvm
+
+
+@pytest.fixture
+def session(tiny_guests: TinyGuests) -> Iterator[tuple[Path, str]]:
+    """(a temp dir, the counter domain's XML), skipping where pyvirt-qemu cannot run.
+
+    The directory is short: QMP sockets live in the state directory and a unix
+    socket's path has at most 107 bytes.
+    """
+    if not kvm_usable():
+        pytest.skip("/dev/kvm is not usable")
+    if "qmp" not in vmm_options.OPTIONS:
+        pytest.skip("pyvirt-qemu has no QMP server")
+    xml = (
+        "<domain type='kvm'><name>spin</name><memory unit='MiB'>32</memory>"
+        f"<os><type>hvm</type><kernel>{tiny_guests['counter']}</kernel></os>"
+        "<features><acpi/></features><devices><console type='pty'/></devices></domain>"
+    )
+    with tempfile.TemporaryDirectory(prefix="pyvirtd-") as tmp:
+        yield Path(tmp), xml
+
+
+def ok(daemon: Daemon, *args: str) -> str:
+    result = virsh(daemon.uri("pyvirt", "/session"), *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def until(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.1)
+
+
+def test_restart_keeps_domains_and_running_vmms(session: tuple[Path, str]) -> None:
+    tmp, xml = session
+    (tmp / "spin.xml").write_text(xml)
+    daemon = start_pyvirtd(tmp, "pyvirt:///session")
+    try:
+        ok(daemon, "define", str(tmp / "spin.xml"))
+        ok(daemon, "start", "spin")
+        assert ok(daemon, "domstate", "spin").strip() == "running"
+        pid = json.loads(next((tmp / "state").rglob("spin.json")).read_text())["pid"]
+        daemon.stop()
+        os.kill(pid, 0)  # the VMM outlives its daemon
+        daemon = start_pyvirtd(tmp, "pyvirt:///session")
+        assert " spin   running" in ok(daemon, "list", "--all")
+        console = VirshConsole(daemon.uri("pyvirt", "/session"), "spin")
+        console.read_until(b"count ")  # the guest's own output, through the daemon
+        assert console.quit() == 0
+        assert VIRSH is not None
+        events = ["event", "--loop", "--timeout", "10", "--event", "lifecycle"]
+        watcher = subprocess.Popen(
+            [VIRSH, "-c", daemon.uri("pyvirt", "/session"), *events],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        time.sleep(1)
+        os.kill(pid, signal.SIGKILL)  # the VMM dies: the daemon notices and tells
+        until(lambda: ok(daemon, "domstate", "spin").strip() == "shut off")
+        watcher.terminate()
+        out = watcher.communicate(timeout=10)[0]
+        assert "event 'lifecycle' for domain 'spin': Stopped Failed" in out
+        assert "spin" in ok(daemon, "list", "--all")
+        ok(daemon, "undefine", "spin")
+    finally:
+        daemon.stop()
