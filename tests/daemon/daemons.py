@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -60,11 +62,14 @@ def start_pyvirtd(top: Path, uri: str = "test:///default") -> Daemon:
     return daemon
 
 
-def start_libvirtd(top: Path) -> Daemon:
+def start_libvirtd(top: Path, *, kvm: bool = False) -> Daemon:
     """Debian's libvirtd as an unprivileged session daemon under `top` (readable by nobody).
 
     It runs as `nobody` so that it keeps to its own directories and never touches
-    the system daemon's; clients use its test:///default driver.
+    the system daemon's; clients use its test:///default driver. With `kvm`, it
+    and the QEMU processes it starts (qemu:///session) run in a mount namespace of
+    their own where /dev/kvm (root's alone here) is a node owned by nobody: the
+    host's permissions stay as they are. Guest files must be readable by nobody.
     """
     if LIBVIRTD is None:
         raise StartError("libvirtd is not installed (apt-get install libvirt-daemon)")
@@ -82,11 +87,14 @@ def start_libvirtd(top: Path) -> Daemon:
     )
     config.chmod(0o644)
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(run), "PATH": "/usr/bin:/bin"}
-    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+            LIBVIRTD, "--config", str(config), "--timeout", "0"]  # fmt: skip
+    if kvm:
+        argv = _with_own_kvm_node(top, argv)
     log = top / "libvirtd.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [*as_nobody, LIBVIRTD, "--config", str(config), "--timeout", "0"],
+            argv,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -94,3 +102,13 @@ def start_libvirtd(top: Path) -> Daemon:
     daemon = Daemon(proc, sock_dir / "libvirt-sock", sock_dir / "libvirt-sock-ro")
     wait_for(daemon.socket, proc, log)
     return daemon
+
+
+def _with_own_kvm_node(top: Path, argv: list[str]) -> list[str]:
+    """`argv` in a private mount namespace where /dev/kvm is bound to a node nobody owns."""
+    kvm = os.stat("/dev/kvm")
+    node = top / "kvm"
+    os.mknod(node, 0o600 | stat.S_IFCHR, kvm.st_rdev)
+    shutil.chown(node, "nobody")
+    script = f'mount --bind {shlex.quote(str(node))} /dev/kvm && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
