@@ -197,6 +197,20 @@ def test_errors_name_the_domain(tmp_path: Path, counter: str) -> None:
     run("qemu", tmp_path, body)
 
 
+def test_a_monitor_path_too_long_for_a_socket_is_refused(tmp_path: Path, counter: str) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+
+    async def body(d: VmmDriver, events: list[Event]) -> None:
+        ref = await d.define_xml(spinning_domain(counter), 0)
+        with pytest.raises(VirtError) as err:
+            await d.create(ref, 0)
+        assert "longer than the 107 bytes a unix socket allows" in err.value.message
+        assert not await d.is_active(ref)
+
+    run("qemu", deep, body)
+
+
 def test_console_shows_guest_output(kind: str, tmp_path: Path, counter: str) -> None:
     async def body(d: VmmDriver, events: list[Event]) -> None:
         ref = await d.create_xml(spinning_domain(counter), 0)

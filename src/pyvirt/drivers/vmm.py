@@ -53,6 +53,8 @@ from .reasons import (
 )
 from .vmm_process import RunRecord, VmmProcess, proc_start_time
 
+SUN_PATH_MAX = 107  # sockaddr_un.sun_path, less its terminating NUL
+
 log = logging.getLogger(__name__)
 
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
@@ -301,6 +303,13 @@ class VmmDriver(DirPools):
         run_dir = self._dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         qmp = run_dir / f"{config.uuid}.qmp"
+        if len(bytes(qmp)) > SUN_PATH_MAX:
+            raise VirtError(
+                ErrorCode.INTERNAL_ERROR,
+                f"internal error: monitor socket path '{qmp}' is longer than the "
+                f"{SUN_PATH_MAX} bytes a unix socket allows; use a shorter state directory",
+                ErrorDomain.QEMU,
+            )
         remove(qmp)
         paths = RuntimePaths(str(qmp), str(run_dir / f"{config.uuid}.pid"))
         argv = qemu_argv(config, [config.devices.emulator or self._emulator], paths)
