@@ -89,7 +89,8 @@ def login_page(message: str = "", status: int = 200) -> web.Response:
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>pyvirt manager: sign in</title><link rel="stylesheet" href="/static/app.css"></head>
+<title>pyvirt manager: sign in</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/app.css"></head>
 <body class="login"><main><h1>pyvirt manager</h1>{note}
 <form method="post" action="/login">
 <label for="secret">Access token (printed by pyvirt-manager at start-up) or password</label>
