@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import console, domains, storage
 from .appkeys import AUTH, CONNECTIONS, HUB, SAMPLER, json_body
-from .auth import Auth
+from .auth import SESSION, Auth
 from .connections import Connections
 from .csrf import csrf_middleware
 from .errors import ApiError, errors_middleware
@@ -41,8 +41,12 @@ SECURITY_HEADERS = {
 
 async def index(request: web.Request) -> web.Response:
     page = (STATIC / "index.html").read_text()
-    csrf = html.escape(request["session"].csrf)
+    csrf = html.escape(request[SESSION].csrf)
     return web.Response(text=page.replace("{{csrf}}", csrf), content_type="text/html")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    return await request.app[AUTH].login(request)
 
 
 async def vendor(request: web.Request) -> web.FileResponse:
@@ -90,8 +94,8 @@ def routes() -> list[web.RouteDef]:
     p = c + "/pools/{pool}"
     return [
         web.get("/", index),
-        web.get("/login", lambda r: r.app[AUTH].login(r)),
-        web.post("/login", lambda r: r.app[AUTH].login(r)),
+        web.get("/login", login),
+        web.post("/login", login),
         web.get("/vendor/{file}", vendor),
         web.static("/static", STATIC),
         web.get("/api/events", events),

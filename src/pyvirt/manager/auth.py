@@ -25,6 +25,9 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
+SESSION = web.RequestKey("session", Session)
+
+
 class Auth:
     def __init__(self, token: str, password: str | None = None, secure: bool = False) -> None:
         self.token = token
@@ -66,7 +69,7 @@ class Auth:
                     "authentication required: open the address pyvirt-manager printed at start-up",
                 )
             return login_page()
-        request["session"] = session
+        request[SESSION] = session
         return await handler(request)
 
     def _redirect(self, location: str) -> web.HTTPFound:

@@ -11,6 +11,7 @@ import hmac
 
 from aiohttp import web
 
+from .auth import SESSION
 from .errors import Handler, error_response
 
 HEADER = "X-CSRF-Token"
@@ -33,7 +34,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if not _same_origin(request):
         return error_response(403, "cross-site request refused")
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is not None:  # else the login form, which has no session yet
         sent = request.headers.get(HEADER) or request.query.get("csrf", "")
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
