@@ -162,6 +162,7 @@ def test_a_linux_vm_from_wizard_to_delete(
         size = page.locator(".termbar .size").inner_text()
         page.set_viewport_size({"width": 700, "height": 600})
         expect(page.locator(".termbar .size")).not_to_have_text(size)  # the terminal refits
+        page.set_viewport_size({"width": 1100, "height": 720})
 
         page.goto(base + "#/vm/web1/graphs")
         graph = page.locator("#graph-cpu")
@@ -175,8 +176,10 @@ def test_a_linux_vm_from_wizard_to_delete(
         page.goto(base + "#/")
         shot(page, "list")
         page.goto(base + "#/vm/web1/console")
+        box = page.locator(".console-box")
+        expect(box).to_have_attribute("data-connects", "1")
         page.locator("[data-action=reboot]").click()
-        expect(page.locator(".termbar .status")).to_contain_text("reconnect", timeout=60_000)
+        expect(box).to_have_attribute("data-connects", "2", timeout=BOOT_TIMEOUT)
         ask_guest(page, "again")  # the console came back by itself after the reboot
 
         page.locator("[data-action=shutdown]").click()

@@ -483,6 +483,7 @@ function consoleTab(name, details, body) {
     ws.binaryType = "arraybuffer";
     let reason = "";
     ws.onopen = () => {
+      box.dataset.connects = Number(box.dataset.connects || 0) + 1;
       status.textContent = "Connected. Click the terminal and type.";
       delay = 1000;
     };
