@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+import pyvirt
 from tests.conftest import kvm_usable
 from tests.daemon.conftest import pyvirtd
 from tests.daemon.daemons import Daemon, start_pyvirtd
@@ -98,8 +99,14 @@ def session_daemon() -> Iterator[tuple[Daemon, Path]]:
         pytest.skip("/dev/kvm is not usable")
     with tempfile.TemporaryDirectory(prefix="pvm-") as tmp:
         daemon = start_pyvirtd(Path(tmp), "pyvirt:///session")
-        yield daemon, Path(tmp)
-        daemon.stop()
+        try:
+            yield daemon, Path(tmp)
+        finally:  # VMMs outlive their daemon: a failed test must not leave one running
+            conn = pyvirt.open(daemon.uri("pyvirt", "/session"))
+            for dom in conn.listAllDomains(1):  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
+                dom.destroy()
+            conn.close()
+            daemon.stop()
 
 
 def console_text(page: Page) -> str:
