@@ -47,9 +47,24 @@ setup_venv() {
     echo "$want" >"$stamp"
 }
 
+install_npm() {
+    [ "$(id -u)" = 0 ] || { say "npm is missing (run as root to install it)"; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+}
+
+# The manager's terminal widget (xterm.js) comes from the npm registry, pinned by package-lock.json.
+setup_web() {
+    web="$ROOT/src/pyvirt/manager/web"
+    [ -d "$web/node_modules" ] && return 0
+    command -v npm >/dev/null || install_npm
+    say "installing the web manager's npm packages"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 setup() {
     install_packages
     setup_venv
+    setup_web
 }
 
 boot() {

@@ -1,0 +1,3 @@
+from pyvirt.manager.main import main
+
+main()
