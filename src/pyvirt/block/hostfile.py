@@ -51,12 +51,16 @@ class HostFile:
         try:
             self.align = probe_alignment(self.fd) if direct else 1
             if lock is not None:
-                lock_file(self.fd, path, lock)
+                self.lock(lock)
         except BaseException:
             os.close(self.fd)
             raise
         self._busy: list[tuple[int, int]] = []  # ranges of direct writes in flight
         self._idle = threading.Condition()
+
+    def lock(self, perms: Permissions) -> None:
+        """Take `perms`' locks too (they add to those held); BlockError on a conflict."""
+        lock_file(self.fd, self.path, perms)
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -120,6 +120,10 @@ class Qcow2Image(SnapshotOps):
         return self.header.size
 
     @property
+    def file(self) -> HostFile:
+        return self.io.file
+
+    @property
     def actual_size(self) -> int:
         return os.fstat(self.io.fd).st_blocks * 512
 
