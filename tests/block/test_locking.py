@@ -133,11 +133,13 @@ def test_vmms_refuse_images_the_other_holds(
             _, err = proc.communicate(timeout=30)
             name = drive.split(",")[0][5:]
             assert proc.returncode == 1, err
-            assert f": -drive {drive}: {failure}\nIs another process using the image [{name}]?" in err
+            hint = f"Is another process using the image [{name}]?"
+            assert f": -drive {drive}: {failure}\n{hint}" in err
         # Readers share with readers; file.locking=off neither takes nor respects locks.
         sharing = start(argv, images, ["file=ro.raw,format=raw,if=virtio,readonly=on",
                                        "file=base.raw,format=raw,if=virtio,readonly=on",
-                                       "file=rw.raw,format=raw,if=virtio,file.locking=off"])  # fmt: skip
+                                       "file=rw.raw,format=raw,if=virtio,file.locking=off"],
+                        )  # fmt: skip
         time.sleep(1.5)
         assert sharing.poll() is None, sharing.communicate()[1]
         stop(sharing)
