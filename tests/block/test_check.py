@@ -98,7 +98,7 @@ def test_dirty_image_with_lazy_refcounts_is_repaired_on_open(tmp_path: Path) -> 
     assert image.dirty
     info = json.loads(qemu_img("info", "--output=json", "-U", path).stdout)
     assert info["dirty-flag"] is True
-    image.io.fd, fd = -1, image.io.fd  # abandon it as a crash would
+    image.file.fd, fd = -1, image.file.fd  # abandon it as a crash would
     os.close(fd)
     set_refcount(path, 13, 1)  # a leak the lazy refcounts left
     image = open_image(str(path))

@@ -165,6 +165,23 @@ def test_disk(vmm: list[str], linux_guest: LinuxGuest, disk: tuple[Path, bytearr
     assert_image(path, expected)
 
 
+def test_disk_cache_none(
+    vmm: list[str], linux_guest: LinuxGuest, disk: tuple[Path, bytearray]
+) -> None:
+    """cache=none (O_DIRECT on the host): the guest's writes, sector-sized or not
+    page-aligned in its buffers, reach the file byte for byte."""
+    path, expected = disk
+    with Guest(vmm, linux_guest, "-drive", f"file={path},if=virtio,format=raw,cache=none") as g:
+        g.wait_ready()
+        for _, dd_options, offset, length, word in DISK_WRITES:
+            g.run(guest_write(dd_options, offset, length, word))
+            expected[offset : offset + length] = yes_data(word, length)
+        g.run("sync && pvblk flush /dev/vda")
+        assert guest_sha(g, 5 * MiB, MiB) == sha256(expected[5 * MiB : 6 * MiB])
+        g.poweroff()
+    assert_image(path, expected)
+
+
 def test_disk_readonly(
     vmm: list[str], linux_guest: LinuxGuest, disk: tuple[Path, bytearray]
 ) -> None:

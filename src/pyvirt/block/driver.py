@@ -7,7 +7,10 @@ image and the caller's buffers (memoryviews of guest RAM): no copies.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .hostfile import HostFile
 
 
 class BlockError(OSError):
@@ -65,6 +68,10 @@ class BlockDriver(Protocol):
     read_only: bool
     format_name: str  # "raw" or "qcow2"
     backing: BlockDriver | None
+
+    @property
+    def file(self) -> HostFile:
+        """The image's own file on the host."""
 
     @property
     def length(self) -> int:

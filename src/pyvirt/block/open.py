@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
+from dataclasses import dataclass
 
 from .driver import BlockDriver, BlockError
+from .locking import Permissions
 from .raw import RawImage
 
 QCOW2_MAGIC = b"QFI\xfb"
@@ -23,6 +25,18 @@ def probe_format(path: str) -> str:
     return "qcow2" if magic == QCOW2_MAGIC else "raw"
 
 
+@dataclass(frozen=True)
+class _Options:
+    read_only: bool
+    backing: bool
+    discard: bool
+    writethrough: bool
+    no_flush: bool
+    for_check: bool
+    direct: bool
+    lock: Permissions | None
+
+
 def open_image(
     path: str,
     *,
@@ -33,39 +47,39 @@ def open_image(
     writethrough: bool = False,
     no_flush: bool = False,
     for_check: bool = False,
+    direct: bool = False,
+    lock: Permissions | None = None,
 ) -> BlockDriver:
     """The image at `path`; `format=None` probes, `format="raw"` is never upgraded.
 
     `backing=False` opens a qcow2 image without its backing chain; `for_check`
     opens an image marked corrupt read-write, for `check -r` (as qemu-img check).
+    `direct` opens every file of the chain with O_DIRECT. `lock` is what the
+    opener does with the image and lets others do: each layer's file is locked
+    accordingly, as QEMU would (None: no locks taken, none respected).
     """
-    return _open(path, format, read_only, backing, discard, writethrough, no_flush, for_check, [])
+    options = _Options(read_only, backing, discard, writethrough, no_flush, for_check, direct,
+                       lock)  # fmt: skip
+    return _open(path, format, options, [])
 
 
-def _open(
-    path: str,
-    format: str | None,
-    read_only: bool,
-    backing: bool,
-    discard: bool,
-    writethrough: bool,
-    no_flush: bool,
-    for_check: bool,
-    chain: list[str],
-) -> BlockDriver:
+def _open(path: str, format: str | None, o: _Options, chain: list[str]) -> BlockDriver:
     fmt = format if format is not None else probe_format(path)
     if fmt not in FORMATS:
         raise BlockError(errno.EINVAL, f"'{path}': unknown format '{fmt}' (raw or qcow2)")
+    lock = o.lock.for_file(fmt, not o.read_only) if o.lock is not None else None
     if fmt == "raw":
-        return RawImage(path, read_only=read_only, discard=discard,
-                        writethrough=writethrough, no_flush=no_flush)  # fmt: skip
+        return RawImage(path, read_only=o.read_only, discard=o.discard,
+                        writethrough=o.writethrough, no_flush=o.no_flush, direct=o.direct,
+                        lock=lock)  # fmt: skip
     from .qcow2 import Qcow2Image
 
-    image = Qcow2Image(path, read_only=read_only, discard=discard, writethrough=writethrough,
-                       no_flush=no_flush, for_check=for_check)  # fmt: skip
-    if backing and image.backing_file:
+    image = Qcow2Image(path, read_only=o.read_only, discard=o.discard,
+                       writethrough=o.writethrough, no_flush=o.no_flush,
+                       for_check=o.for_check, direct=o.direct, lock=lock)  # fmt: skip
+    if o.backing and image.backing_file:
         try:
-            image.backing = _open_backing(image, [*chain, os.path.realpath(path)])
+            image.backing = _open_backing(image, o, [*chain, os.path.realpath(path)])
         except BaseException:
             image.close()
             raise
@@ -79,7 +93,8 @@ def backing_path(overlay: str, backing_file: str) -> str:
     return os.path.join(os.path.dirname(overlay), backing_file)
 
 
-def _open_backing(image: BlockDriver, chain: list[str]) -> BlockDriver:
+def _open_backing(image: BlockDriver, o: _Options, chain: list[str]) -> BlockDriver:
+    """The backing file, read-only, locked as a backing file (QEMU's "cow" child)."""
     name = image.backing_file  # type: ignore[attr-defined]
     if ":" in name.split("/")[0] and not os.path.exists(backing_path(image.path, name)):
         raise BlockError(errno.ENOTSUP, f"'{image.path}': backing file '{name}' uses a protocol "
@@ -88,7 +103,9 @@ def _open_backing(image: BlockDriver, chain: list[str]) -> BlockDriver:
     if os.path.realpath(path) in chain or len(chain) >= MAX_CHAIN_DEPTH:
         raise BlockError(errno.ELOOP, f"'{image.path}': backing chain loops or is too deep "
                                       f"(at '{name}')")  # fmt: skip
+    backing = _Options(True, True, False, False, False, False, o.direct,
+                       o.lock.for_backing() if o.lock is not None else None)  # fmt: skip
     try:
-        return _open(path, image.backing_format, True, True, False, False, False, False, chain)  # type: ignore[attr-defined]
+        return _open(path, image.backing_format, backing, chain)  # type: ignore[attr-defined]
     except BlockError as e:
         raise BlockError(e.errno, f"Could not open backing file: {e.strerror}") from None

@@ -7,7 +7,10 @@ import errno
 import os
 import stat
 
+from .buffers import zero_tail
 from .driver import BlockError, Extent, merge_extents
+from .hostfile import HostFile
+from .locking import Permissions
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -34,7 +37,8 @@ class RawImage:
     `discard` follows QEMU's `discard=ignore|unmap`: with ignore, discard
     requests succeed without touching the file. `writethrough` makes every
     write durable before it completes; `no_flush` (cache=unsafe) ignores
-    flushes.
+    flushes; `direct` bypasses the host's page cache (O_DIRECT). `lock` is
+    what this opener takes of the file (None: no locking).
     """
 
     format_name = "raw"
@@ -48,6 +52,8 @@ class RawImage:
         discard: bool = False,
         writethrough: bool = False,
         no_flush: bool = False,
+        direct: bool = False,
+        lock: Permissions | None = None,
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -55,16 +61,15 @@ class RawImage:
         self.no_flush = no_flush
         # The format was probed: refuse writes that would make it probe as qcow2 (as QEMU).
         self.protect_format = False
-        flags = os.O_RDONLY if read_only else os.O_RDWR
-        if writethrough:
-            flags |= os.O_DSYNC
-        try:
-            self.fd = os.open(path, flags | os.O_CLOEXEC)
-        except OSError as e:
-            raise BlockError(e.errno, f"Could not open '{path}': {e.strerror}") from None
+        self.file = HostFile(path, writable=not read_only, direct=direct, dsync=writethrough,
+                             lock=lock)  # fmt: skip
         if not os.path.isfile(path) and not _is_block_device(self.fd):
-            os.close(self.fd)
+            self.file.close()
             raise BlockError(errno.EINVAL, f"'{path}' is neither a file nor a block device")
+
+    @property
+    def fd(self) -> int:
+        return self.file.fd
 
     @property
     def length(self) -> int:
@@ -75,10 +80,10 @@ class RawImage:
         return os.fstat(self.fd).st_blocks * 512
 
     def readv(self, offset: int, buffers: list[memoryview]) -> int:
-        done = os.preadv(self.fd, buffers, offset)
+        done = self.file.preadv(buffers, offset)
         want = sum(len(b) for b in buffers)
         if done < want:  # past the end of a file that shrank: the disk reads zeroes there
-            _zero_tail(buffers, done)
+            zero_tail(buffers, done)
         return want
 
     def writev(self, offset: int, buffers: list[memoryview]) -> int:
@@ -86,11 +91,8 @@ class RawImage:
         if self.protect_format and offset == 0 and _starts_with_qcow2_magic(buffers):
             raise BlockError(errno.EPERM, f"'{self.path}': a write to block 0 would turn this "
                                           "probed raw image into qcow2")  # fmt: skip
-        done = os.pwritev(self.fd, buffers, offset)
-        while done < want:  # short writes: retry the rest
-            rest = _skip(buffers, done)
-            done += os.pwritev(self.fd, rest, offset + done)
-        return done
+        self.file.pwritev(buffers, offset)
+        return want
 
     def flush(self) -> None:
         if not self.no_flush and not self.read_only:
@@ -113,7 +115,8 @@ class RawImage:
         end = offset + length
         while offset < end:
             n = min(len(zeroes), end - offset)
-            offset += os.pwrite(self.fd, zeroes[:n], offset)
+            self.file.pwrite(zeroes[:n], offset)
+            offset += n
 
     def resize(self, new_length: int) -> None:
         if _is_block_device(self.fd):
@@ -141,9 +144,7 @@ class RawImage:
         return merge_extents(extents)
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.file.close()
 
 
 def create_raw(path: str, size: int) -> None:
@@ -186,19 +187,3 @@ def _data_run(fd: int, pos: int, file_end: int) -> tuple[int, int]:
 
 def _is_block_device(fd: int) -> bool:
     return stat.S_ISBLK(os.fstat(fd).st_mode)
-
-
-def _skip(buffers: list[memoryview], count: int) -> list[memoryview]:
-    out = []
-    for b in buffers:
-        if count >= len(b):
-            count -= len(b)
-            continue
-        out.append(b[count:])
-        count = 0
-    return out
-
-
-def _zero_tail(buffers: list[memoryview], done: int) -> None:
-    for b in _skip(buffers, done):
-        b[:] = bytes(len(b))

@@ -37,7 +37,7 @@ def run(argv: list[str]) -> int:
         ":f:hr:T:Uq",
         {"format:": "f", "repair:": "r", "output:": None, "quiet": "q", "force-share": "U"},
     )
-    fmt, repair, output, quiet = None, None, "human", False
+    fmt, repair, output, quiet, force_share = None, None, "human", False, False
     for key, value in opts:
         if key == "f":
             fmt = value
@@ -51,8 +51,11 @@ def run(argv: list[str]) -> int:
             output = cmdline.output_format(value)
         elif key == "q":
             quiet = True
+        elif key == "U":
+            force_share = True
     filename = cmdline.one_file(operands)
-    image = open_img(filename, fmt, read_only=repair is None, for_check=True)
+    image = open_img(filename, fmt, read_only=repair is None, for_check=True,
+                     force_share=force_share)  # fmt: skip
     try:
         if not hasattr(image, "check"):
             raise ImgError("This image format does not support checks", NOT_SUPPORTED)

@@ -12,7 +12,16 @@ from pyvirt.block.driver import BlockDriver, BlockError
 
 from . import cmdline
 from .errors import ImgError
-from .images import block_message, chain, chunks, close_chain, extents, open_img, read
+from .images import (
+    block_message,
+    chain,
+    chunks,
+    close_chain,
+    extents,
+    lock_for_writing,
+    open_img,
+    read,
+)
 
 
 def run(argv: list[str]) -> int:
@@ -34,7 +43,11 @@ def run(argv: list[str]) -> int:
         layers = chain(image)
         depth = _base_depth(layers, base, filename)
         base_layer = layers[depth]
-        target = open_img(base_layer.path, base_layer.format_name, read_only=False, backing=False)
+        # The chain holds the base as a backing file: take a writer's locks on that same
+        # file description (QEMU reopens the node read-write), then open it unlocked.
+        lock_for_writing(base_layer)
+        target = open_img(base_layer.path, base_layer.format_name, read_only=False,
+                          backing=False, locking=False)  # fmt: skip
         try:
             commit(image, depth, target)
             target.flush()

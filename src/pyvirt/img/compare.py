@@ -32,7 +32,7 @@ class Mismatch(Exception):
 def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(argv, ":hf:F:T:pqsU", {"force-share": "U"})
     fmt1 = fmt2 = None
-    strict = quiet = False
+    strict = quiet = force_share = False
     for key, value in opts:
         if key == "f":
             fmt1 = value
@@ -42,10 +42,12 @@ def run(argv: list[str]) -> int:
             strict = True
         elif key == "q":
             quiet = True
+        elif key == "U":
+            force_share = True
     if len(operands) != 2:
         raise usage_error("Expecting two image file names")
     try:
-        message, status = _compare_files(operands, fmt1, fmt2, strict)
+        message, status = _compare_files(operands, fmt1, fmt2, strict, force_share)
     except ImgError as e:
         e.status = ERROR
         raise
@@ -55,11 +57,11 @@ def run(argv: list[str]) -> int:
 
 
 def _compare_files(
-    files: list[str], fmt1: str | None, fmt2: str | None, strict: bool
+    files: list[str], fmt1: str | None, fmt2: str | None, strict: bool, force_share: bool
 ) -> tuple[str, int]:
-    image1 = open_img(files[0], fmt1)
+    image1 = open_img(files[0], fmt1, force_share=force_share)
     try:
-        image2 = open_img(files[1], fmt2)
+        image2 = open_img(files[1], fmt2, force_share=force_share)
         try:
             return _outcome(image1, image2, strict)
         finally:

@@ -51,7 +51,7 @@ class Progress:
 def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(argv, ":hf:O:co:pqnS:t:T:WUm:", {"force-share": "U"})
     src_fmt, out_fmt = None, "raw"
-    compress = progress = quiet = no_create = False
+    compress = progress = quiet = no_create = force_share = False
     cache = "unsafe"  # qemu-img convert's default for the target
     option_strings: list[str] = []
     for key, value in opts:
@@ -74,6 +74,8 @@ def run(argv: list[str]) -> int:
             parse_size(value, "buffer size for sparse output")
         elif key == "t":
             cache = check_cache(value)
+        elif key == "U":
+            force_share = True
     if len(operands) < 2:
         raise ImgError("Must specify image file name")
     if len(operands) > 2:
@@ -82,7 +84,7 @@ def run(argv: list[str]) -> int:
     check_format(out_fmt)
     if compress and out_fmt != "qcow2":
         raise ImgError("Compression not supported for this file format")
-    source = open_img(src_path, src_fmt)
+    source = open_img(src_path, src_fmt, force_share=force_share)
     try:
         if not no_create:
             options = create.prepare(dst_path, out_fmt, source.length, ",".join(option_strings))

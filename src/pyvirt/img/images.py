@@ -6,7 +6,9 @@ import os
 import sys
 from collections.abc import Iterator
 
+from pyvirt.block.cache_mode import CACHE_MODES
 from pyvirt.block.driver import BlockDriver, BlockError, Extent
+from pyvirt.block.locking import Permissions
 from pyvirt.block.open import open_image, probe_format
 
 from .errors import ImgError
@@ -15,7 +17,6 @@ FORMATS = ("raw", "qcow2")
 IO_CHUNK = 2 << 20  # bytes per read or write when copying data
 SECTOR = 512
 _ZEROES = memoryview(bytes(IO_CHUNK))  # sliced without a copy
-CACHE_MODES = ("none", "writeback", "unsafe", "directsync", "writethrough")
 
 PROBED_RAW_WARNING = (
     "WARNING: Image format was not specified for '{}' and probing guessed raw.\n"
@@ -59,15 +60,23 @@ def open_img(
     backing: bool = True,
     for_check: bool = False,
     cache: str = "writeback",
+    force_share: bool = False,
+    no_io: bool = False,
+    locking: bool = True,
 ) -> BlockDriver:
     """Open an image for a command, with its backing chain unless `backing` is false.
 
     `for_check` opens it as `check` needs: an image marked corrupt opens, a dirty one
     is not repaired on the way in. `cache` is qemu-img's -t: "unsafe" ignores flushes,
-    "writethrough"/"directsync" make every write durable ("none" and "directsync" are
-    served through the page cache)."""
+    "writethrough"/"directsync" make every write durable, "none"/"directsync" bypass
+    the page cache. The files are locked as qemu-img locks them (`no_io`: only
+    metadata is read, as by `info`), unless `locking` is false; `force_share` is -U."""
     if fmt is not None and fmt not in FORMATS:
         raise OpenError(path, f"Unknown driver '{fmt}'")
+    if force_share and not read_only:
+        raise OpenError(path, "force-share=on can only be used with read-only images")
+    mode = CACHE_MODES[cache]
+    lock = Permissions.tool(read_only=read_only, no_io=no_io, force_share=force_share)
     try:
         if fmt is None and not read_only and probe_format(path) == "raw":
             print(PROBED_RAW_WARNING.format(path), file=sys.stderr)
@@ -80,11 +89,23 @@ def open_img(
             read_only=read_only,
             backing=backing,
             for_check=for_check,
-            writethrough=cache in ("writethrough", "directsync"),
-            no_flush=cache == "unsafe",
+            writethrough=not mode.writeback,
+            no_flush=mode.no_flush,
+            direct=mode.direct,
+            lock=lock if locking else None,
         )
     except BlockError as e:
         raise OpenError(path, block_message(e)) from None
+
+
+def lock_for_writing(image: BlockDriver) -> None:
+    """Add a writer's locks (as qemu-img's) to an image opened read-only, on its own file
+    description: for a backing file about to be written through a second, unlocked one."""
+    perms = Permissions.tool(read_only=False).for_file(image.format_name, True)
+    try:
+        image.file.lock(perms)
+    except BlockError as e:
+        raise OpenError(image.path, block_message(e)) from None
 
 
 def chain(image: BlockDriver) -> list[BlockDriver]:

@@ -17,7 +17,7 @@ def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(
         argv, ":f:hU", {"format:": "f", "output:": None, "backing-chain": None, "force-share": "U"}
     )
-    fmt, output, whole_chain = None, "human", False
+    fmt, output, whole_chain, force_share = None, "human", False, False
     for key, value in opts:
         if key == "f":
             fmt = value
@@ -25,8 +25,10 @@ def run(argv: list[str]) -> int:
             output = cmdline.output_format(value)
         elif key == "--backing-chain":
             whole_chain = True
+        elif key == "U":
+            force_share = True
     filename = cmdline.one_file(operands)
-    infos = collect(filename, fmt, whole_chain)
+    infos = collect(filename, fmt, whole_chain, force_share)
     if output == "json":
         print(qjson.dumps(infos if whole_chain else infos[0]))
     else:
@@ -34,7 +36,9 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def collect(filename: str, fmt: str | None, whole_chain: bool) -> list[dict[str, Any]]:
+def collect(
+    filename: str, fmt: str | None, whole_chain: bool, force_share: bool
+) -> list[dict[str, Any]]:
     """ImageInfo of the image, and with `whole_chain` of each of its backing files."""
     infos: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -42,7 +46,7 @@ def collect(filename: str, fmt: str | None, whole_chain: bool) -> list[dict[str,
         if filename in seen:
             raise ImgError(f"Backing file '{filename}' creates an infinite loop.")
         seen.add(filename)
-        image = open_img(filename, fmt, backing=False)
+        image = open_img(filename, fmt, backing=False, no_io=True, force_share=force_share)
         try:
             infos.append(image_info(filename, image))
         finally:

@@ -40,9 +40,10 @@ def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(
         argv,
         ":f:hU",
-        {"format:": "f", "output:": None, "start-offset:": "s", "max-length:": "l"},
-    )
-    fmt, output, start, max_length = None, "human", 0, None
+        {"format:": "f", "output:": None, "start-offset:": "s", "max-length:": "l",
+         "force-share": "U"},
+    )  # fmt: skip
+    fmt, output, start, max_length, force_share = None, "human", 0, None, False
     for key, value in opts:
         if key == "f":
             fmt = value
@@ -52,8 +53,10 @@ def run(argv: list[str]) -> int:
             start = parse_size(value, "start offset")
         elif key == "l":
             max_length = parse_size(value, "max length")
+        elif key == "U":
+            force_share = True
     filename = cmdline.one_file(operands)
-    image = open_img(filename, fmt)
+    image = open_img(filename, fmt, force_share=force_share)
     try:
         length = image.length - start
         if max_length is not None:

@@ -37,16 +37,19 @@ ACTIONS = {
 
 def run(argv: list[str]) -> int:
     opts, operands = cmdline.parse(argv, ":la:c:d:hqU", {"force-share": "U"})
-    quiet, action, name = False, None, ""
+    quiet, action, name, force_share = False, None, "", False
     for key, value in opts:
         if key == "q":
             quiet = True
+        elif key == "U":
+            force_share = True
         elif key in "lacd":
             if action is not None:
                 raise usage_error("Cannot mix '-l', '-a', '-c', '-d'")
             action, name = key, value
     filename = cmdline.one_file(operands)
-    image = open_img(filename, read_only=action in (None, "l"), backing=False)
+    image = open_img(filename, read_only=action in (None, "l"), backing=False,
+                     force_share=force_share)  # fmt: skip
     try:
         if action in (None, "l"):
             if image.format_name == "qcow2":

@@ -7,9 +7,11 @@ in QEMU. `bootindex` is accepted and ignored: pyvirt boots kernels directly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from pyvirt.block.cache_mode import CACHE_MODES, CacheMode
 from pyvirt.machine.host import VirtioConfig
 from pyvirt.vmm.errors import OptionError
 from pyvirt.vmm.netdev_options import parse_mac
@@ -88,7 +90,8 @@ class DriveSpec:
     format: str | None = "raw"  # None: probed when the image is opened, as QEMU does
     read_only: bool = False
     discard: bool = False  # discard=unmap: pass discards down to the file
-    cache: str = "writeback"
+    cache: CacheMode = field(default_factory=CacheMode)
+    locking: bool = True  # file.locking=on|auto (QEMU's default) or off
     interface: str = "none"  # -drive if=: none or virtio
     used_by: list[str] = field(default_factory=list)
     backing: bool = True  # qcow2: open the backing chain the image names (-blockdev backing=null)
@@ -160,9 +163,11 @@ def pci_slot(spec: DeviceSpec) -> int | None:
 
 # --- -drive and -blockdev --------------------------------------------------------
 
+_CACHE_FLAGS = {"cache.writeback": "writeback", "cache.direct": "direct",
+                "cache.no-flush": "no_flush"}  # fmt: skip
 _DRIVE_KEYS = {"file", "if", "format", "readonly", "read-only", "id", "cache", "discard",
-               "media", "aio", "serial", "index", "snapshot", "detect-zeroes"}  # fmt: skip
-_CACHE_MODES = {"writeback", "writethrough", "unsafe"}
+               "media", "aio", "serial", "index", "snapshot", "detect-zeroes", "file.locking",
+               *_CACHE_FLAGS}  # fmt: skip
 IMAGE_FORMATS = ("raw", "qcow2")
 
 
@@ -191,11 +196,30 @@ def parse_drive(option: str, value: str, index: int) -> DriveSpec:
         format=opts.get("format"),
         read_only=parse_bool(option, "readonly", readonly),
         discard=_discard(option, opts.get("discard", "ignore")),
-        cache=opts.get("cache", "writeback"),
+        cache=_drive_cache(option, opts),
         interface=interface,
+        locking=_locking(option, opts.get("file.locking", "auto")),
     )
-    _check_format_and_cache(option, spec)
+    _check_format(option, spec)
     return spec
+
+
+def _drive_cache(option: str, opts: dict[str, str]) -> CacheMode:
+    """cache=MODE, then any cache.writeback/direct/no-flush=on|off over it (as QEMU)."""
+    name = opts.get("cache", "writeback")
+    if name not in CACHE_MODES:
+        raise OptionError(option, f"cache={name} is not supported ({', '.join(CACHE_MODES)})")
+    flags = {flag: parse_bool(option, key, opts[key]) for key, flag in _CACHE_FLAGS.items()
+             if key in opts}  # fmt: skip
+    return dataclasses.replace(CACHE_MODES[name], **flags)
+
+
+def _locking(option: str, value: object) -> bool:
+    if value in ("on", "auto", True):
+        return True
+    if value in ("off", False):
+        return False
+    raise OptionError(option, f"locking={value}: use on, off or auto")
 
 
 def _discard(option: str, value: str) -> bool:
@@ -206,13 +230,10 @@ def _discard(option: str, value: str) -> bool:
     raise OptionError(option, f"discard={value}: use ignore or unmap")
 
 
-def _check_format_and_cache(option: str, spec: DriveSpec) -> None:
+def _check_format(option: str, spec: DriveSpec) -> None:
     if spec.format not in (None, *IMAGE_FORMATS):
         raise OptionError(option, f"format={spec.format}: only raw and qcow2 images are "
                                   "supported")  # fmt: skip
-    if spec.cache not in _CACHE_MODES:
-        raise OptionError(option, f"cache={spec.cache} is not supported "
-                                  f"({', '.join(sorted(_CACHE_MODES))})")  # fmt: skip
 
 
 def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> DriveSpec:
@@ -228,7 +249,11 @@ def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> Driv
     driver = tree.get("driver")
     read_only = _tree_bool(option, tree, "read-only")
     cache = tree.get("cache", {})
-    no_flush = isinstance(cache, dict) and _tree_bool(option, cache, "no-flush")
+    if not isinstance(cache, dict):
+        raise OptionError(option, "cache: give cache.direct=on|off and cache.no-flush=on|off")
+    _only(option, cache, {"direct", "no-flush"})
+    direct = _tree_bool(option, cache, "direct")
+    no_flush = _tree_bool(option, cache, "no-flush")
     discard = _discard(option, str(tree.get("discard", "ignore")))
     text = f"{option} {value}"
     if driver == "file":
@@ -237,7 +262,8 @@ def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> Driv
         _only(option, tree, {"driver", "node-name", "filename", "read-only", "auto-read-only",
                              "discard", "cache", "aio", "locking"})  # fmt: skip
         return DriveSpec(name, str(tree["filename"]), text, "raw", read_only, discard,
-                         "unsafe" if no_flush else "writeback")  # fmt: skip
+                         CacheMode(direct=direct, no_flush=no_flush),
+                         _locking(option, tree.get("locking", "auto")))  # fmt: skip
     if driver not in IMAGE_FORMATS:
         raise OptionError(option, f"driver={driver}: only file, raw and qcow2 nodes are "
                                   "supported")  # fmt: skip
@@ -255,8 +281,10 @@ def parse_blockdev(option: str, value: str, nodes: dict[str, DriveSpec]) -> Driv
         base = parse_blockdev(option, json.dumps({"node-name": f"{name}-file", **child}), nodes)
     else:
         raise OptionError(option, f"driver={driver} needs file=NODE or file.driver=file,...")
+    cache_mode = CacheMode(direct=direct or base.cache.direct,
+                           no_flush=no_flush or base.cache.no_flush)  # fmt: skip
     return DriveSpec(name, base.file, text, str(driver), read_only or base.read_only,
-                     discard or base.discard, "unsafe" if no_flush else base.cache,
+                     discard or base.discard, cache_mode, base.locking,
                      backing="backing" not in tree)  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyvirt.block.driver import BlockDriver, BlockError
+from pyvirt.block.locking import Permissions
 from pyvirt.block.open import open_image as block_open
 from pyvirt.block.open import probe_format
 from pyvirt.block.raw import RawImage
@@ -443,8 +444,10 @@ def open_image(drive: DriveSpec) -> BlockDriver:
             read_only=drive.read_only,
             backing=drive.backing,
             discard=drive.discard,
-            writethrough=drive.cache == "writethrough",
-            no_flush=drive.cache == "unsafe",
+            writethrough=not drive.cache.writeback,
+            no_flush=drive.cache.no_flush,
+            direct=drive.cache.direct,
+            lock=Permissions.device(read_only=drive.read_only) if drive.locking else None,
         )
         if drive.format is None and isinstance(image, RawImage):
             image.protect_format = True

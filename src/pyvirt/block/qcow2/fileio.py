@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from array import array
 
-from ..raw import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, _fallocate, _skip, _zero_tail
+from ..buffers import zero_tail
+from ..hostfile import HostFile
+from ..raw import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, _fallocate
 
 
 class Corrupt(Exception):
@@ -15,15 +17,19 @@ class Corrupt(Exception):
 class ImageFile:
     """Reads never go outside the file: metadata that points there is corruption."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.size = os.fstat(fd).st_size
+    def __init__(self, file: HostFile) -> None:
+        self.file = file
+        self.size = os.fstat(file.fd).st_size
+
+    @property
+    def fd(self) -> int:
+        return self.file.fd
 
     def read(self, offset: int, length: int, what: str) -> bytes:
         if offset < 0 or offset + length > self.size:
             raise Corrupt(f"{what} at {offset:#x} (+{length}) lies outside the image file "
                           f"({self.size} bytes)")  # fmt: skip
-        data = os.pread(self.fd, length, offset)
+        data = self.file.pread(length, offset)
         if len(data) != length:
             raise Corrupt(f"{what} at {offset:#x}: short read of {len(data)} of {length} bytes")
         return data
@@ -35,18 +41,16 @@ class ImageFile:
     def readv(self, offset: int, buffers: list[memoryview]) -> None:
         """Data clusters: a cluster cut short by the end of the file reads zeroes there."""
         want = sum(len(b) for b in buffers)
-        done = os.preadv(self.fd, buffers, offset) if offset < self.size else 0
+        done = self.file.preadv(buffers, offset) if offset < self.size else 0
         if done < want:
-            _zero_tail(buffers, done)
+            zero_tail(buffers, done)
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         self.writev(offset, [memoryview(data)])
 
     def writev(self, offset: int, buffers: list[memoryview]) -> None:
         want = sum(len(b) for b in buffers)
-        done = os.pwritev(self.fd, buffers, offset)
-        while done < want:
-            done += os.pwritev(self.fd, _skip(buffers, done), offset + done)
+        self.file.pwritev(buffers, offset)
         self.size = max(self.size, offset + want)
 
     def write_table(self, offset: int, table: array[int]) -> None:

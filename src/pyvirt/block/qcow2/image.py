@@ -24,9 +24,11 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from ..buffers import BufferCursor, copy_into, fill_zero
 from ..driver import BlockDriver, BlockError, Extent, merge_extents
+from ..hostfile import HostFile
+from ..locking import Permissions
 from . import layout as L
-from .buffers import BufferCursor, copy_into, fill_zero
 from .cache import TableCache
 from .check import CheckResult, check_image
 from .fileio import Corrupt, ImageFile
@@ -54,6 +56,8 @@ class Qcow2Image(SnapshotOps):
         writethrough: bool = False,
         no_flush: bool = False,
         for_check: bool = False,
+        direct: bool = False,
+        lock: Permissions | None = None,
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -65,22 +69,19 @@ class Qcow2Image(SnapshotOps):
         self._broken: str | None = None  # set by a fatal corruption: all I/O fails
         self._data_dirty = False
         self._compressed_tail: int | None = None  # free bytes after the last compressed cluster
-        try:
-            fd = os.open(path, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
-        except OSError as e:
-            raise BlockError(e.errno, f"Could not open '{path}': {e.strerror}") from None
-        self.io = ImageFile(fd)
+        file = HostFile(path, writable=not read_only, direct=direct, lock=lock)
+        self.io = ImageFile(file)
         try:
             self._load(for_check)
         except (HeaderError, Corrupt) as e:
-            os.close(fd)
+            file.close()
             raise BlockError(errno.EINVAL, str(e), path) from None  # QEMU's wording
         except BaseException:
-            os.close(fd)
+            file.close()
             raise
 
     def _load(self, for_check: bool) -> None:
-        first = os.pread(self.io.fd, 1 << L.MAX_CLUSTER_BITS, 0)
+        first = self.io.file.pread(1 << L.MAX_CLUSTER_BITS, 0)
         h = self.header = parse_header(first, self.io.size)
         if h.incompatible & L.INCOMPAT_CORRUPT and not self.read_only and not for_check:
             raise HeaderError("image is corrupt; cannot be opened read/write "
@@ -117,6 +118,10 @@ class Qcow2Image(SnapshotOps):
     @property
     def length(self) -> int:
         return self.header.size
+
+    @property
+    def file(self) -> HostFile:
+        return self.io.file
 
     @property
     def actual_size(self) -> int:
@@ -374,8 +379,7 @@ class Qcow2Image(SnapshotOps):
                         self.header.incompatible &= ~L.INCOMPAT_DIRTY
                         self._write_header()
             finally:
-                os.close(self.io.fd)
-                self.io.fd = -1
+                self.io.file.close()
                 if self.backing is not None:
                     self.backing.close()
 
@@ -445,7 +449,7 @@ class Qcow2Image(SnapshotOps):
     def _decompress(self, entry: int) -> bytes:
         host, size = self.compressed.decode(entry)
         size = min(size, self.io.size - host)
-        data = os.pread(self.io.fd, size, host)
+        data = self.io.file.pread(size, host)
         try:
             out = zlib.decompressobj(ZLIB_WBITS).decompress(data, self.cluster_size)
         except zlib.error as e:

@@ -1,4 +1,4 @@
-"""Cutting a request's buffer list into consecutive pieces without copying."""
+"""Buffer lists (memoryviews of guest RAM or of our own buffers): cutting, filling, copying."""
 
 from __future__ import annotations
 
@@ -35,3 +35,20 @@ def copy_into(views: list[memoryview], data: bytes | memoryview) -> None:
     for v in views:
         v[:] = src[: len(v)]
         src = src[len(v) :]
+
+
+def skip(buffers: list[memoryview], count: int) -> list[memoryview]:
+    """The buffer list without its first `count` bytes."""
+    out = []
+    for b in buffers:
+        if count >= len(b):
+            count -= len(b)
+            continue
+        out.append(b[count:])
+        count = 0
+    return out
+
+
+def zero_tail(buffers: list[memoryview], done: int) -> None:
+    """Zeroes in everything after the first `done` bytes (a read cut short by the file's end)."""
+    fill_zero(skip(buffers, done))
