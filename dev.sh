@@ -77,6 +77,7 @@ boot() {
 
 run_tests() {
     "$VENV/bin/ruff" check src tests bench guests
+    "$VENV/bin/ruff" format --check src tests bench guests
     "$VENV/bin/python" -m pytest "$@"
 }
 
