@@ -181,7 +181,7 @@ class Hart:
         raise Trap(ECALL_FROM_U + self.priv)
 
     def ebreak(self, pc: int, rs1: int, rs2: int, raw: int) -> int:
-        raise Trap(BREAKPOINT, pc)
+        raise Trap(BREAKPOINT)  # mtval 0, as QEMU
 
     def mret(self, pc: int, rs1: int, rs2: int, raw: int) -> int:
         if self.priv < 3:
