@@ -21,7 +21,7 @@ SRC_DIR = Path(__file__).resolve().parent
 CC = "riscv64-linux-gnu-gcc"
 CFLAGS = [
     "-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-nostdlib", "-nostartfiles",
-    "-static", "-fno-pic", "-no-pie", "-mcmodel=medany", "-Wl,--no-relax,--build-id=none",
+    "-static", "-fno-pic", "-no-pie", "-mcmodel=medany", "-Wl,--no-relax,--build-id=none,--no-warn-rwx-segments",
     f"-T{SRC_DIR / 'lib/link.ld'}",
 ]  # fmt: skip
 
@@ -53,7 +53,7 @@ def build(wanted: list[str] | None = None) -> dict[str, Path]:
                 [CC, *CFLAGS, "-o", tmp.name, *sources], capture_output=True, text=True
             )
             if proc.returncode:
-                os.unlink(tmp.name)
+                Path(tmp.name).unlink(missing_ok=True)
                 raise RuntimeError(f"building {name} failed:\n{proc.stderr}")
             os.replace(tmp.name, target)
         paths[name] = target
