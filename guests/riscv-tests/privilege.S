@@ -163,12 +163,11 @@ after_delegation:
     # machine software interrupt from the CLINT
     li t0, 8
     csrw mie, t0
-    csrs mstatus, t0
     li t1, CLINT
     li t2, 1
     sw t2, 0(t1)
-    j 8f
-8:  nop
+    csrs mstatus, t0      # taken right after this instruction
+    nop
     # machine timer interrupt: mtimecmp in the past
     li t1, MTIMECMP
     sd zero, 0(t1)
