@@ -161,6 +161,7 @@ after_delegation:
     li t0, 2
     csrc mstatus, t0
     # machine software interrupt from the CLINT
+    csrci mstatus, 8
     li t0, 8
     csrw mie, t0
     li t1, CLINT
