@@ -17,6 +17,7 @@ from bench import (
     net_throughput,
     pio_exit,
     qcow2_io,
+    riscv_cpu,
     snapshot,
     startup,
 )
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "convert": img_convert.measure,
     "snapshot": snapshot.measure,
     "daemon": daemon.measure,
+    "riscv-cpu": riscv_cpu.measure,
 }
 
 

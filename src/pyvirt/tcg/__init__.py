@@ -1,0 +1,1 @@
+"""Software CPUs: guests run without KVM, their machine code translated to Python."""
