@@ -51,16 +51,6 @@ def build(config: DeviceTreeConfig) -> DeviceTree:
     soc.set("#address-cells", 2).set("#size-cells", 2)
     soc.set("compatible", "simple-bus").set("ranges")
 
-    test = soc.add(f"test@{L.TEST_DEVICE:x}")
-    test_phandle = test.phandle()
-    _reg(test, L.TEST_DEVICE, L.TEST_DEVICE_SIZE)
-    test.set("compatible", strings("sifive,test1", "sifive,test0", "syscon"))
-    for name, value, compatible in (("poweroff", 0x5555, "syscon-poweroff"),
-                                    ("reboot", 0x7777, "syscon-reboot")):  # fmt: skip
-        node = root.add(name)
-        node.set("value", value).set("offset", 0).set("regmap", test_phandle)
-        node.set("compatible", compatible)
-
     clint = soc.add(f"clint@{L.CLINT:x}")
     clint.set("interrupts-extended",
               cells(*(v for i in intcs for v in (i, IRQ_M_SOFT, i, IRQ_M_TIMER))))  # fmt: skip
@@ -76,6 +66,16 @@ def build(config: DeviceTreeConfig) -> DeviceTree:
     plic.set("interrupt-controller")
     plic.set("compatible", strings("sifive,plic-1.0.0", "riscv,plic0"))
     plic.set("#address-cells", 0).set("#interrupt-cells", 1)
+
+    test = soc.add(f"test@{L.TEST_DEVICE:x}")
+    test_phandle = test.phandle()
+    _reg(test, L.TEST_DEVICE, L.TEST_DEVICE_SIZE)
+    test.set("compatible", strings("sifive,test1", "sifive,test0", "syscon"))
+    for name, value, compatible in (("poweroff", 0x5555, "syscon-poweroff"),
+                                    ("reboot", 0x7777, "syscon-reboot")):  # fmt: skip
+        node = root.add(name)
+        node.set("value", value).set("offset", 0).set("regmap", test_phandle)
+        node.set("compatible", compatible)
 
     serial = soc.add(f"serial@{L.UART:x}")
     serial.set("interrupts", L.UART_IRQ).set("interrupt-parent", plic_phandle)
