@@ -144,7 +144,8 @@ def test_test_device_codes() -> None:
     dev = SifiveTest(events)
     dev.write(0, 4, 0x7777)
     dev.write(0, 4, (3 << 16) | 0x3333)
-    dev.write(0, 4, 0x5555)
+    dev.write(0, 2, 0x5555)  # as OpenSBI's writew
     dev.write(0, 4, 0x1234)  # anything else: ignored
+    dev.write(0, 1, 0x55)
     dev.write(8, 4, 0x5555)
     assert events.seen == ["reset", "exit 3", "poweroff"]
