@@ -66,8 +66,8 @@ def run_checked(argv: list[str], timeout: float = 120, expect: int = EXIT_PASS) 
 def format_value(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-    if unit == "us":
-        return f"{value:.2f} us"
+    if unit in ("us", "ns"):
+        return f"{value:.2f} {unit}"
     if unit == "MiB":
         return f"{value:.1f} MiB"
     return f"{value:g} {unit}"

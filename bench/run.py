@@ -16,6 +16,7 @@ from bench import (
     net_throughput,
     pio_exit,
     qcow2_io,
+    riscv_cpu,
     snapshot,
     startup,
 )
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "qcow2": qcow2_io.measure,
     "convert": img_convert.measure,
     "snapshot": snapshot.measure,
+    "riscv-cpu": riscv_cpu.measure,
 }
 
 

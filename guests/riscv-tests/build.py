@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Build the RISC-V instruction tests with the riscv64 cross toolchain.
 
-Each `<name>.S` here becomes `<name>.elf`, linked at 0x80000000 with
-lib/runtime.S, in ``${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/riscv-tests/<hash>/``
-where <hash> covers every source and this file.
+Each `<name>.S` here (and `bench/<name>.S`, the benchmarks) becomes
+`<name>.elf`, linked at 0x80000000 with lib/runtime.S, in
+``${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/riscv-tests/<hash>/``, where <hash>
+covers every source and this file.
 
 As a module: ``build()`` returns {name: Path}. As a script: prints ``NAME PATH``.
 """
@@ -21,7 +22,8 @@ SRC_DIR = Path(__file__).resolve().parent
 CC = "riscv64-linux-gnu-gcc"
 CFLAGS = [
     "-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-nostdlib", "-nostartfiles",
-    "-static", "-fno-pic", "-no-pie", "-mcmodel=medany", "-Wl,--no-relax,--build-id=none",
+    "-static", "-fno-pic", "-no-pie", "-mcmodel=medany",
+    "-Wl,--no-relax,--build-id=none,--no-warn-rwx-segments",
     f"-T{SRC_DIR / 'lib/link.ld'}",
 ]  # fmt: skip
 
@@ -32,19 +34,20 @@ def names() -> list[str]:
 
 def _cache_dir() -> Path:
     digest = hashlib.sha256()
-    for path in [*sorted([*SRC_DIR.glob("*.S"), *SRC_DIR.glob("lib/*")]), Path(__file__)]:
+    sources = sorted([*SRC_DIR.glob("*.S"), *SRC_DIR.glob("*/*")])
+    for path in [*sources, Path(__file__)]:
         digest.update(path.name.encode() + path.read_bytes())
     root = Path(os.environ.get("PYVIRT_CACHE", Path.home() / ".cache/pyvirt"))
     return root / "riscv-tests" / digest.hexdigest()[:16]
 
 
 def build(wanted: list[str] | None = None) -> dict[str, Path]:
-    """Build (or find in the cache) the named tests, all of them by default."""
+    """Build (or find in the cache) the named tests (all by default; "bench/cpu" for one)."""
     out = _cache_dir()
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name in wanted or names():
-        target = out / f"{name}.elf"
+        target = out / f"{name.replace('/', '-')}.elf"
         if not target.exists():
             with tempfile.NamedTemporaryFile(dir=out, suffix=".tmp", delete=False) as tmp:
                 pass
@@ -53,7 +56,7 @@ def build(wanted: list[str] | None = None) -> dict[str, Path]:
                 [CC, *CFLAGS, "-o", tmp.name, *sources], capture_output=True, text=True
             )
             if proc.returncode:
-                os.unlink(tmp.name)
+                Path(tmp.name).unlink(missing_ok=True)
                 raise RuntimeError(f"building {name} failed:\n{proc.stderr}")
             os.replace(tmp.name, target)
         paths[name] = target

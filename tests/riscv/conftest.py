@@ -38,8 +38,9 @@ def run_qemu(elf: Path) -> tuple[int, bytes]:
     if QEMU is None:
         pytest.skip("qemu-system-riscv64 is not installed (qemu-system-misc)")
     proc = subprocess.run(
-        [QEMU, "-machine", "virt", "-cpu", "rv64", "-bios", "none", "-m", "128M",
+        [QEMU, "-machine", "virt", "-cpu", "rv64,h=false,sscofpmf=false", "-bios", "none",
+         "-m", "128M",
          "-kernel", str(elf), "-nographic", "-monitor", "none", "-serial", "stdio"],
-        capture_output=True, timeout=30,
+        capture_output=True, timeout=10,
     )  # fmt: skip
     return proc.returncode, proc.stdout

@@ -14,6 +14,10 @@ _start:
     csrw mtvec, t0
     la t0, trap_frame
     csrw mscratch, t0
+    li t0, -1              # PMP: everything accessible to S and U (QEMU needs a rule)
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
     call main
     j exit
 
@@ -57,6 +61,7 @@ exit:
 2:  j 2b
 
     .align 2
+    .globl trap_entry
 trap_entry:
     csrrw sp, mscratch, sp
     .irp n, 1,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31

@@ -44,6 +44,7 @@ class Hart:
         self._lines = 0
         self._lines_lock = threading.Lock()
         self._wake = threading.Event()
+        self._poked = False  # an interrupt line rose: leave the slice at the next lookup
         self.waiting = False
         self.csrs = CsrFile(self)
         self.mmu = Mmu(self, bus)
@@ -74,6 +75,8 @@ class Hart:
             else:
                 self._lines &= ~(1 << bit)
         if level:
+            self._poked = True
+            self.translator.unmap()  # so the dispatch loop notices without polling
             self._wake.set()
 
     def pending(self) -> int:
@@ -126,6 +129,9 @@ class Hart:
             for _ in range(blocks):
                 fn = jump_map.get(pc)
                 if fn is None:
+                    if self._poked:
+                        self._poked = False
+                        break
                     fn = lookup(pc)
                 pc = fn(x, rt, wt, self)
                 if pc > M64:

@@ -196,8 +196,8 @@ class Mmu:
             except AccessFault:
                 raise Trap(STORE_ACCESS, vaddr) from None
             return
-        if ppn in self.code_pages:
-            self.hart.translator.invalidate_page(ppn)
+        if ppn in self.code_pages:  # stores stay on this slow path while it holds code
+            self.hart.translator.code_written(paddr, size)
         else:
             self.write_tlb[priv][vaddr >> 12] = page
         offset = paddr & 4095

@@ -56,6 +56,7 @@ class Block:
     pcs: list[int]  # virtual pc of each instruction
     first_lines: list[int]  # line of each instruction's first statement
     pages: tuple[int, ...]  # physical pages its code came from
+    spans: tuple[tuple[int, int], ...]  # physical [start, end) of its code bytes
     fn: FunctionType | None = None
     source: str = field(default="", repr=False)
 
@@ -103,6 +104,14 @@ class Translator:
             tb = tb.tb_next
         return None
 
+    def code_written(self, paddr: int, size: int) -> None:
+        """A store to a code page: drop the page's blocks if it hit translated bytes."""
+        ppn = paddr >> 12
+        for block in self.by_page.get(ppn, {}).values():
+            if any(start < paddr + size and paddr < end for start, end in block.spans):
+                self.invalidate_page(ppn)
+                return
+
     def unmap(self) -> None:
         """Virtual-to-physical mappings changed: forget the jump maps (blocks stay cached)."""
         for jump_map in self.jump_maps.values():
@@ -135,6 +144,8 @@ class Translator:
         codes: list[tuple[int, Code]] = []
         registers: set[int] = set()
         pages = [ppn]
+        start = (ppn << 12) | (vpc & 4095)
+        spans = [(start, start)]
         pc, halfword = vpc, first
         while True:
             raw = halfword
@@ -146,8 +157,9 @@ class Translator:
                         raise
                     break  # fetched when this instruction runs on its own
                 raw |= upper << 16
-                if upper_page not in pages:
+                if upper_page != ppn:
                     pages.append(upper_page)
+                    spans.append((upper_page << 12, (upper_page << 12) + 2))
             insn = decode(raw)
             code = generate(insn, pc) if insn is not None else None
             if code is None:
@@ -157,13 +169,15 @@ class Translator:
             if insn is not None:
                 registers |= {insn.rd, insn.rs1, insn.rs2}
             pc = (pc + (insn.size if insn else 2 if raw & 3 != 3 else 4)) & M64
+            spans[0] = (start, min(start + ((pc - vpc) & M64), (ppn + 1) << 12))
             if code.ends_block or len(codes) >= self.max_block or not pc & 4095:
                 break
             try:
                 halfword, _ = self.hart.mmu.fetch16(pc)
             except Trap:
                 break
-        return self._compile(vpc, codes, pc, sorted(registers - {0}), tuple(pages))
+        used = sorted(registers - {0})
+        return self._compile(vpc, codes, pc, used, tuple(pages), tuple(spans))
 
     def _compile(
         self,
@@ -172,6 +186,7 @@ class Translator:
         end: int,
         used: list[int],
         pages: tuple[int, ...],
+        spans: tuple[tuple[int, int], ...],
     ) -> Block:
         last = codes[-1][1]
         loops = self.max_block > 1 and last.taken == vpc and last.cond is not None
@@ -208,7 +223,8 @@ class Translator:
         source = "\n".join(lines) + "\n"
         namespace = dict(NAMESPACE, SYSTEM_EXIT=SYSTEM_EXIT)
         exec(compile(source, f"<rv block {vpc:#x}>", "exec"), namespace)
-        block = Block([pc for pc, _ in codes], first_lines, pages, namespace["block"], source)
+        pcs = [pc for pc, _ in codes]
+        block = Block(pcs, first_lines, pages, spans, namespace["block"], source)
         assert block.fn is not None
         self.by_code[block.fn.__code__] = block
         return block
