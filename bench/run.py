@@ -16,6 +16,7 @@ from bench import (
     net_throughput,
     pio_exit,
     qcow2_io,
+    riscv_boot,
     riscv_cpu,
     snapshot,
     startup,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "convert": img_convert.measure,
     "snapshot": snapshot.measure,
     "riscv-cpu": riscv_cpu.measure,
+    "riscv-linux": riscv_boot.measure,
 }
 
 
