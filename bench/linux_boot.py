@@ -28,16 +28,21 @@ def time_to_marker(vmm: Vmm, guest: Path) -> float:
             "-no-reboot", "-kernel", str(guest / "vmlinux"),
             "-initrd", str(guest / "initramfs.cpio"),
             "-append", (guest / "cmdline").read_text().strip()]  # fmt: skip
+    return seconds_to_marker(vmm.name, argv, MARKER)
+
+
+def seconds_to_marker(name: str, argv: list[str], marker: bytes, timeout: float = TIMEOUT) -> float:
+    """Seconds from starting `argv` until `marker` appears on its stdout (the serial line)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         assert proc.stdout is not None
         seen = b""
-        while MARKER not in seen:
-            if time.perf_counter() - start > TIMEOUT or proc.poll() is not None:
+        while marker not in seen:
+            if time.perf_counter() - start > timeout or proc.poll() is not None:
                 raise RuntimeError(
-                    f"{vmm.name}: no {MARKER.decode()} from the guest:\n"
+                    f"{name}: no {marker.decode()} from the guest:\n"
                     f"{seen[-2000:].decode(errors='replace')}"
                 )
             seen += proc.stdout.read1(4096)

@@ -17,6 +17,7 @@ from bench import (
     net_throughput,
     pio_exit,
     qcow2_io,
+    riscv_boot,
     riscv_cpu,
     snapshot,
     startup,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "snapshot": snapshot.measure,
     "daemon": daemon.measure,
     "riscv-cpu": riscv_cpu.measure,
+    "riscv-linux": riscv_boot.measure,
 }
 
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from pyvirt import __version__
 from pyvirt.kvm import Kvm, KvmIoctlError, KvmUnavailable
@@ -13,7 +14,7 @@ from pyvirt.machine.x86.cpuid import CPU_MODELS, FEATURES
 from pyvirt.machine.x86.loader import BootError
 from pyvirt.vmm.device_options import DEVICE_TYPES
 from pyvirt.vmm.errors import VmmError
-from pyvirt.vmm.options import DEVICES, MACHINES, VmmConfig, parse_args
+from pyvirt.vmm.options import DEVICES, MACHINES, X86_64, Target, VmmConfig, parse_args
 from pyvirt.vmm.runner import PROG, Vmm, write_pidfile
 
 QEMU_COMPAT_VERSION = "7.2.0"
@@ -86,10 +87,10 @@ def _listing(action: str) -> str:
     return "Available display backend types:\nnone"
 
 
-def _setup_logging() -> None:
+def setup_logging(prog: str) -> None:
     level = os.environ.get("PYVIRT_LOG", "WARNING").upper()
     logging.basicConfig(
-        level=getattr(logging, level, logging.WARNING), format=f"{PROG}: %(name)s: %(message)s"
+        level=getattr(logging, level, logging.WARNING), format=f"{prog}: %(name)s: %(message)s"
     )
 
 
@@ -100,7 +101,12 @@ def run(config: VmmConfig) -> int:
         raise VmmError(
             f"-smp {config.cpus}: this host's KVM supports at most {kvm.max_vcpus()} vCPUs"
         )
-    vmm = Vmm(config, kvm)
+    return run_vmm(Vmm(config, kvm))
+
+
+def run_vmm(vmm: Vmm) -> int:
+    """Open what the VM needs from the host, write the pidfile, run the VM."""
+    config = vmm.config
     vmm.open_host_resources()
     if config.pidfile:
         write_pidfile(config.pidfile)
@@ -112,27 +118,40 @@ def run(config: VmmConfig) -> int:
                 os.unlink(config.pidfile)
 
 
-def main(argv: list[str] | None = None) -> int:
-    _setup_logging()
+def cli(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    target: Target,
+    usage: str,
+    listing: Callable[[str], str],
+    run_config: Callable[[VmmConfig], int],
+) -> int:
+    """A pyvirt-qemu command: parse, answer -version/-help/listings, or run the VM."""
+    setup_logging(prog)
     args = sys.argv[1:] if argv is None else argv
     try:
-        config = parse_args(args)
+        config = parse_args(args, target)
         if config.action == "version":
             print(
-                f"{PROG} version {__version__} "
-                f"(pyvirt; qemu-system-x86_64 {QEMU_COMPAT_VERSION} command-line subset)"
+                f"{prog} version {__version__} "
+                f"(pyvirt; qemu-system-{target.arch} {QEMU_COMPAT_VERSION} command-line subset)"
             )
             return 0
         if config.action == "help":
-            print(USAGE, end="")
+            print(usage, end="")
             return 0
         if config.action != "run":
-            print(_listing(config.action))
+            print(listing(config.action))
             return 0
-        return run(config)
+        return run_config(config)
     except (VmmError, BootError, KvmUnavailable) as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 1
     except KvmIoctlError as e:
-        print(f"{PROG}: KVM refused an operation: {e.strerror}", file=sys.stderr)
+        print(f"{prog}: KVM refused an operation: {e.strerror}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli(argv, prog=PROG, target=X86_64, usage=USAGE, listing=_listing, run_config=run)

@@ -29,6 +29,29 @@ MACHINES = {"pc": "Standard PC (pyvirt: PIC/IOAPIC/PIT, COM ports, i8042, CMOS R
 DEVICES = {"isa-debug-exit": "ISA debug exit port: a write ends the VMM with (value << 1) | 1"}
 CHARDEV_BACKENDS = ("stdio", "file", "socket", "pty", "null")
 
+
+@dataclass(frozen=True)
+class Target:
+    """What differs between the qemu-system-<arch> command lines pyvirt speaks."""
+
+    arch: str  # as in qemu-system-<arch>
+    machines: dict[str, str]  # the first is the default
+    accels: tuple[str, ...]  # accelerators it runs on; the first is the default
+    transport: str  # of the virtio devices: pci, or mmio (virtio-*-device)
+    devices: dict[str, str]  # other -device types
+    without: frozenset[str] = frozenset()  # options of OPTIONS it does not take
+
+
+X86_64 = Target("x86_64", MACHINES, ("kvm",), "pci", DEVICES)
+RISCV64 = Target(
+    "riscv64",
+    {"virt": "RISC-V VirtIO board (pyvirt: CLINT, PLIC, 16550A, virtio-mmio, sifive_test)"},
+    ("tcg",),
+    "mmio",
+    {},
+    frozenset({"cpu", "incoming"}),
+)
+
 # option -> takes an argument
 OPTIONS: dict[str, bool] = {
     "m": True, "smp": True, "cpu": True, "machine": True, "M": True, "accel": True,
@@ -65,6 +88,7 @@ class DebugExitSpec:
 @dataclass
 class VmmConfig:
     action: str = "run"  # run, version, help, or "<what>-help" for the help listings
+    target: Target = X86_64
     ram_size: int = DEFAULT_RAM
     cpus: int = 1
     cpu: CpuSpec = field(default_factory=CpuSpec)
@@ -93,7 +117,7 @@ class VmmConfig:
     incoming: str | None = None  # -incoming URI, or "defer"
 
 
-def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
+def tokenize(argv: list[str], target: Target = X86_64) -> list[tuple[str, str | None]]:
     """Pair each option with its argument, QEMU style (-opt or --opt)."""
     pairs: list[tuple[str, str | None]] = []
     i = 0
@@ -102,7 +126,7 @@ def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
         if not arg.startswith("-") or arg == "-":
             raise OptionError(arg, "disk images without an option are not supported")
         name = arg.lstrip("-") if arg.startswith("--") else arg[1:]
-        if name not in OPTIONS:
+        if name not in OPTIONS or name in target.without:
             raise OptionError(arg, "invalid option")
         if OPTIONS[name]:
             if i + 1 >= len(argv):
@@ -115,13 +139,13 @@ def tokenize(argv: list[str]) -> list[tuple[str, str | None]]:
     return pairs
 
 
-def parse_args(argv: list[str]) -> VmmConfig:
-    cfg = VmmConfig()
+def parse_args(argv: list[str], target: Target = X86_64) -> VmmConfig:
+    cfg = VmmConfig(target=target, machine=next(iter(target.machines)), accel=target.accels[0])
     serial_specs: list[str] = []
-    for name, value in tokenize(argv):
+    for name, value in tokenize(argv, target):
         opt = f"-{name}"
         if value is None:
-            _flag(cfg, name)
+            _flag(cfg, opt, name)
         elif name == "serial":
             serial_specs.append(value)
         else:
@@ -133,9 +157,9 @@ def parse_args(argv: list[str]) -> VmmConfig:
     return cfg
 
 
-def _flag(cfg: VmmConfig, name: str) -> None:
+def _flag(cfg: VmmConfig, opt: str, name: str) -> None:
     if name == "enable-kvm":
-        cfg.accel = "kvm"
+        cfg.accel = _check_accel(cfg.target, opt, "kvm")
     elif name == "nographic":
         cfg.nographic = True
     elif name == "nodefaults":
@@ -168,7 +192,7 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
     elif name == "accel":
         opts = parse_opts(opt, value, "accel")
         check_keys(opt, opts, {"accel"})
-        cfg.accel = _check_accel(opt, opts["accel"])
+        cfg.accel = _check_accel(cfg.target, opt, opts["accel"])
     elif name in ("kernel", "initrd", "append", "bios", "pidfile"):
         setattr(cfg, name, value)
     elif name == "display":
@@ -193,7 +217,8 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
         drive = parse_drive(opt, value, len(cfg.drives))
         _add_drive(cfg, opt, drive)
         if drive.interface == "virtio":
-            cfg.devices.append(DeviceSpec("virtio-blk-pci", {"drive": drive.id}, drive.option))
+            blk = "virtio-blk-pci" if cfg.target.transport == "pci" else "virtio-blk-device"
+            cfg.devices.append(DeviceSpec(blk, {"drive": drive.id}, drive.option))
     elif name == "blockdev":
         _add_drive(cfg, opt, parse_blockdev(opt, value, cfg.drives))
     elif name == "netdev":
@@ -251,18 +276,22 @@ def _parse_machine(cfg: VmmConfig, opt: str, value: str) -> None:
     if machine == "help":
         cfg.action = "machine-help"
         return
-    if machine not in MACHINES:
+    if machine not in cfg.target.machines:
         raise OptionError(opt, f"unsupported machine type '{machine}' (use -machine help)")
     cfg.machine = machine
     if "accel" in opts:
-        cfg.accel = _check_accel(opt, opts["accel"])
+        cfg.accel = _check_accel(cfg.target, opt, opts["accel"])
 
 
-def _check_accel(opt: str, accel: str) -> str:
-    """QEMU takes a list ("kvm:tcg") and uses the first that works: here, kvm."""
-    if "kvm" not in accel.split(":"):
-        raise OptionError(opt, f"accelerator '{accel}' is not supported for x86_64 (only kvm)")
-    return "kvm"
+def _check_accel(target: Target, opt: str, accel: str) -> str:
+    """QEMU takes a list ("kvm:tcg") and uses the first that works."""
+    for name in accel.split(":"):
+        if name in target.accels:
+            return name
+    only = " or ".join(target.accels)
+    raise OptionError(
+        opt, f"accelerator '{accel}' is not supported for {target.arch} (only {only})"
+    )
 
 
 def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
@@ -272,9 +301,14 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
         cfg.action = "device-help"
         return
     if driver in DEVICE_TYPES:
+        transport = DEVICE_TYPES[driver].transport
+        if transport is not None and transport != cfg.target.transport:
+            wanted = driver.rsplit("-", 1)[0] + ("-pci" if transport == "mmio" else "-device")
+            raise OptionError(opt, f"device '{driver}' is not supported on this machine "
+                                   f"(use {wanted})")  # fmt: skip
         cfg.devices.append(parse_device(opt, value))
         return
-    if driver not in DEVICES:
+    if driver not in cfg.target.devices:
         raise OptionError(opt, f"device '{driver}' is not supported (use -device help)")
     check_keys(opt, opts, {"iobase", "iosize"})
     spec = DebugExitSpec()
@@ -373,7 +407,8 @@ def _resolve_devices(cfg: VmmConfig) -> None:
     buses = [d for d in cfg.devices if d.type.kind == "serial"]
     if consoles and not buses:
         raise OptionError(consoles[0].option, "no virtio-serial bus for virtconsole "
-                                              "(add -device virtio-serial-pci)")  # fmt: skip
+                                              "(add -device virtio-serial-pci or "
+                                              "virtio-serial-device)")  # fmt: skip
     if len(consoles) > len(buses):
         raise OptionError(consoles[-1].option, "only one virtconsole per virtio-serial device")
     for chardev in (d.props["chardev"] for d in consoles):

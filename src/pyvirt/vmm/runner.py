@@ -33,6 +33,7 @@ from pyvirt.kvm import Kvm
 from pyvirt.kvm.exits import SystemEvent
 from pyvirt.machine.host import HostResources
 from pyvirt.machine.x86 import pc_snapshot
+from pyvirt.machine.x86.cpu_dump import format_registers
 from pyvirt.machine.x86.pc import PcConfig, PcMachine
 from pyvirt.net import NetBackend, open_backend
 from pyvirt.sockets import listen
@@ -64,7 +65,9 @@ class Outcome:
 
 
 class Vmm:
-    def __init__(self, config: VmmConfig, kvm: Kvm) -> None:
+    prog = PROG  # in messages
+
+    def __init__(self, config: VmmConfig, kvm: Kvm | None) -> None:
         self.config = config
         self.kvm = kvm
         self.chardevs: dict[str, chardev.Chardev] = {}
@@ -234,7 +237,7 @@ class Vmm:
                 log.info("guest reset: rebooting")
                 continue
             if outcome.kind == "fatal":
-                print(f"{PROG}: {outcome.message}", file=sys.stderr)
+                print(f"{self.prog}: {outcome.message}", file=sys.stderr)
             return outcome.status
         return self._host_request.status
 
@@ -244,6 +247,7 @@ class Vmm:
         self._done = self._loop.create_future()
         serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
         host = HostResources(self._loop, self.executor, self.chardevs, self.images, self.netdevs)
+        assert self.kvm is not None
         self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self, host)
         self._clock = None
         self.threads = [
@@ -337,6 +341,12 @@ class Vmm:
             if not self.paused:
                 thread.release()
 
+    async def cpu_registers(self, index: int) -> str:
+        """HMP `info registers` of vCPU `index`."""
+        return await self.on_vcpu(
+            index, lambda vcpu: format_registers(vcpu.get_regs(), vcpu.get_sregs())
+        )
+
     def press_power_button(self) -> None:
         if self.machine is not None:
             self.machine.acpi_pm.press_power_button()
@@ -408,7 +418,7 @@ class Vmm:
         return True
 
     def _on_signal(self, signum: int) -> None:
-        print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
+        print(f"{self.prog}: terminating on signal {signum}", file=sys.stderr)
         self.request(Outcome("signal", 0))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS32, ELFCLASS64 = 1, 2
 ELFDATA2LSB = 1
-EM_386, EM_X86_64 = 3, 62
+EM_386, EM_X86_64, EM_RISCV = 3, 62, 243
 PT_LOAD, PT_NOTE = 1, 4
 
 
@@ -59,7 +59,13 @@ def is_elf(data: bytes) -> bool:
     return data[:4] == ELF_MAGIC
 
 
-def parse(data: bytes, what: str = "kernel") -> ElfImage:
+def parse(
+    data: bytes,
+    what: str = "kernel",
+    *,
+    machines: tuple[int, ...] = (EM_386, EM_X86_64),
+    arch: str = "an x86",
+) -> ElfImage:
     if len(data) < 52 or not is_elf(data):
         raise ElfError(f"{what} is not an ELF file")
     cls, order = data[4], data[5]
@@ -77,8 +83,8 @@ def parse(data: bytes, what: str = "kernel") -> ElfImage:
         fmt, size = "<IIIIIIII", 32
     else:
         raise ElfError(f"{what}: unknown ELF class {cls}")
-    if machine not in (EM_386, EM_X86_64):
-        raise ElfError(f"{what} is not an x86 ELF file (e_machine={machine})")
+    if machine not in machines:
+        raise ElfError(f"{what} is not {arch} ELF file (e_machine={machine})")
     if phnum and phentsize < size:
         raise ElfError(f"{what}: program header entries too small ({phentsize} bytes)")
     if phoff + phnum * phentsize > len(data):

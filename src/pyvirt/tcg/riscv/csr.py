@@ -76,7 +76,10 @@ class CsrFile:
             raise Trap(ILLEGAL_INSTRUCTION, raw)
         old = self.read(number, raw)
         if writes:
-            new = (value, old | value, old & ~value)[kind]
+            # Only mip's software-written bits take part in csrrs/csrrc: an interrupt line
+            # that is high (SEIP from the PLIC) must not be latched into them.
+            base = hart.mip if number in (MIP, SIP) else old
+            new = (value, base | value, base & ~value)[kind]
             self.write(number, new & (2**64 - 1))
         return old
 

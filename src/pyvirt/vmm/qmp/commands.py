@@ -39,7 +39,8 @@ def command_table(vmm: Vmm) -> dict[str, Command]:
         return {"UUID": str(uuid.UUID(bytes=vmm.config.uuid))}
 
     async def query_kvm(args: Args) -> object:
-        return {"enabled": True, "present": True}
+        kvm = vmm.config.accel == "kvm"
+        return {"enabled": kvm, "present": kvm}
 
     async def query_version(args: Args) -> object:
         from pyvirt.vmm.runner import qmp_version
@@ -47,7 +48,8 @@ def command_table(vmm: Vmm) -> dict[str, Command]:
         return qmp_version()
 
     async def query_cpus_fast(args: Args) -> object:
-        return [_cpu_info(index, thread) for index, thread in enumerate(vmm.threads)]
+        target = vmm.config.target.arch
+        return [_cpu_info(index, thread, target) for index, thread in enumerate(vmm.threads)]
 
     async def query_block(args: Args) -> object:
         return [_block_info(vmm, drive_id) for drive_id in vmm.images]
@@ -157,13 +159,13 @@ def command_table(vmm: Vmm) -> dict[str, Command]:
     return table
 
 
-def _cpu_info(index: int, thread: threading.Thread) -> dict[str, Any]:
+def _cpu_info(index: int, thread: threading.Thread, target: str) -> dict[str, Any]:
     return {
         "thread-id": thread.native_id or 0,
         "props": {"core-id": index, "thread-id": 0, "socket-id": 0},
         "qom-path": f"/machine/unattached/device[{index}]",
         "cpu-index": index,
-        "target": "x86_64",
+        "target": target,
     }
 
 

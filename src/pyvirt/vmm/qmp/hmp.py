@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyvirt.kvm import Vcpu
-from pyvirt.machine.x86.cpu_dump import format_registers
-
 if TYPE_CHECKING:
     from pyvirt.vmm.runner import Vmm
 
 
 def _crlf(text: str) -> str:
     return text.replace("\n", "\r\n")
-
-
-def _registers(vcpu: Vcpu) -> str:
-    return format_registers(vcpu.get_regs(), vcpu.get_sregs())
 
 
 async def run(vmm: Vmm, command_line: str) -> str:
@@ -29,6 +22,6 @@ async def run(vmm: Vmm, command_line: str) -> str:
         return f"VM status: {detail}\r\n"
     if words[:2] == ["info", "registers"] and words[2:] in ([], ["-a"]):
         count = len(vmm.threads) if words[2:] else min(1, len(vmm.threads))
-        dumps = [await vmm.on_vcpu(index, _registers) for index in range(count)]
+        dumps = [await vmm.cpu_registers(index) for index in range(count)]
         return _crlf("".join(f"\nCPU#{i}\n{dump}\n" for i, dump in enumerate(dumps)))
     return f"unknown command: '{command_line}'\r\n"

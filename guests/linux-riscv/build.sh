@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Build the pyvirt RISC-V Linux test guest from Debian packages:
+#   Image           the RISC-V kernel image (loaded at 0x80200000 after OpenSBI)
+#   initramfs.cpio  uncompressed newc cpio holding /init (init.c on nolibc)
+#   cmdline         the recommended kernel command line
+#   config          the kernel .config, for reference
+# into ${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux-riscv/<key>/, where <key>
+# hashes every input. A cached build returns at once. The cache directory is
+# the last line on stdout; progress goes to stderr.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src_tar=/usr/src/linux-source-6.1.tar.xz
+cache_root=${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux-riscv
+cross=riscv64-linux-gnu-
+cmdline="console=ttyS0 panic=-1"
+
+log() { printf 'build.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Long steps run in the background so that INT/TERM stop them too.
+child=
+run() {
+    "$@" &
+    child=$!
+    wait "$child"
+    child=
+}
+trap '[[ -z $child ]] || { kill "$child"; wait "$child"; } 2>/dev/null; exit 130' INT TERM HUP
+
+pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
+
+for pkg in gcc-riscv64-linux-gnu linux-source-6.1 make bc bison flex; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] ||
+        die "missing Debian package $pkg (apt-get install $pkg)"
+done
+[[ -r $src_tar ]] || die "$src_tar not found (package linux-source-6.1)"
+
+# Two keys: the kernel's (this script, the config fragment, the kernel source
+# and compiler) and the guest's, which adds /init: changing init.c rebuilds
+# the initramfs in a second, not the kernel. The kernel directory keeps what
+# building /init needs (nolibc, the UAPI headers, gen_init_cpio).
+kernel_key=$(
+    {
+        sha256sum "$here/build.sh" "$here/riscv.config" | sed "s|$here/||"
+        echo "linux-source-6.1 $(pkg_version linux-source-6.1)"
+        echo "gcc-riscv64-linux-gnu $(pkg_version gcc-riscv64-linux-gnu)"
+    } | sha256sum | cut -c1-16
+)
+key=$( { echo "kernel $kernel_key"; sha256sum "$here/init.c" | sed "s|$here/||"; } |
+    sha256sum | cut -c1-16)
+out=$cache_root/$key
+kernel=$cache_root/kernel-$kernel_key
+if [[ -f $out/Image ]]; then
+    echo "$out"
+    exit 0
+fi
+
+mkdir -p "$cache_root"
+# One build per key at a time; whoever waited finds the cache filled.
+exec 9>"$cache_root/.lock-$key"
+flock 9
+if [[ -f $out/Image ]]; then
+    echo "$out"
+    exit 0
+fi
+ktmp=
+tmp=
+trap 'rm -rf "$ktmp" "$tmp"' EXIT
+start=$SECONDS
+
+exec 8>"$cache_root/.lock-kernel-$kernel_key"
+flock 8
+if [[ ! -f $kernel/Image ]]; then
+    rm -rf "$cache_root/.build-kernel-$kernel_key".*
+    ktmp=$(mktemp -d "$cache_root/.build-kernel-$kernel_key.XXXXXX")
+    log "extracting $src_tar"
+    mkdir "$ktmp/src" "$ktmp/out"
+    run tar -xf "$src_tar" -C "$ktmp/src" --strip-components=1
+    cd "$ktmp/src"
+    kmake() { make ARCH=riscv CROSS_COMPILE=$cross "$@"; }
+
+    log "configuring: tinyconfig + riscv.config"
+    kmake -s tinyconfig >/dev/null
+    scripts/kconfig/merge_config.sh -m .config "$here/riscv.config" >/dev/null
+    kmake -s olddefconfig >&2
+    # Kconfig silently drops values whose dependencies are unmet: insist.
+    bad=()
+    while read -r line; do
+        if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
+            grep -qxF "$line" .config || bad+=("$line")
+        elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+            ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
+        fi
+    done <"$here/riscv.config"
+    ((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
+
+    log "building the kernel with $(nproc) jobs"
+    run kmake -j"$(nproc)" Image >&2
+    cp arch/riscv/boot/Image "$ktmp/out/Image"
+    cp .config "$ktmp/out/config"
+    kmake -s headers_install INSTALL_HDR_PATH="$ktmp/out/uapi" >&2
+    cp -r tools/include/nolibc "$ktmp/out/nolibc"
+    gcc -O2 -o "$ktmp/out/gen_init_cpio" usr/gen_init_cpio.c
+    cd "$cache_root"
+    mv -T "$ktmp/out" "$kernel"
+    rm -rf "$ktmp"
+    ktmp=
+fi
+exec 8>&-
+
+rm -rf "$cache_root/.build-$key".*
+tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+mkdir "$tmp/out"
+log "building /init on nolibc"
+"${cross}gcc" -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
+    -march=rv64imac -mabi=lp64 -Os -Wall -s \
+    -include "$kernel/nolibc/nolibc.h" -I "$kernel/nolibc" -I "$kernel/uapi/include" \
+    -o "$tmp/init" "$here/init.c" -lgcc >&2 || die "building init failed"
+
+log "building initramfs.cpio"
+cat >"$tmp/cpio_list" <<LIST
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+file /init $tmp/init 0755 0 0
+LIST
+"$kernel/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
+for f in Image config; do
+    ln "$kernel/$f" "$tmp/out/$f" 2>/dev/null || cp "$kernel/$f" "$tmp/out/$f"
+done
+echo "$cmdline" >"$tmp/out/cmdline"
+
+mv -T "$tmp/out" "$out"
+log "built $out in $((SECONDS - start)) s"
+echo "$out"
