@@ -89,6 +89,10 @@ class virConnect:
             n["threads"],
         ]
 
+    def nodeInfo(self) -> dict[str, Any]:
+        """virNodeInfo with memory in KiB, as virsh's nodeinfo prints it (getInfo rounds to MiB)."""
+        return dict(self._call(Proc.NODE_GET_INFO))
+
     # --- domains
     def listAllDomains(self, flags: int = 0) -> list[virDomain]:
         ret = self._call(Proc.CONNECT_LIST_ALL_DOMAINS, {"need_results": 1, "flags": flags})
@@ -120,6 +124,17 @@ class virConnect:
     def createXML(self, xmlDesc: str, flags: int = 0) -> virDomain:
         args = {"xml_desc": xmlDesc, "flags": flags}
         return self._dom(self._call(Proc.DOMAIN_CREATE_XML, args)["dom"])
+
+    def restore(self, frm: str) -> int:
+        self._call(Proc.DOMAIN_RESTORE, {"from": frm})
+        return 0
+
+    # --- networks
+    def numOfNetworks(self) -> int:
+        return self._call(Proc.CONNECT_NUM_OF_NETWORKS)["num"]
+
+    def numOfDefinedNetworks(self) -> int:
+        return self._call(Proc.CONNECT_NUM_OF_DEFINED_NETWORKS)["num"]
 
     # --- events
     def domainEventRegisterAny(
@@ -288,6 +303,30 @@ class virDomain(_UUIDObject):
     def setAutostart(self, autostart: int) -> int:
         self._call(Proc.DOMAIN_SET_AUTOSTART, autostart=int(bool(autostart)))
         return 0
+
+    def setMemoryFlags(self, memory: int, flags: int = 0) -> int:
+        self._call(Proc.DOMAIN_SET_MEMORY_FLAGS, memory=memory, flags=flags)
+        return 0
+
+    def setVcpusFlags(self, nvcpus: int, flags: int = 0) -> int:
+        self._call(Proc.DOMAIN_SET_VCPUS_FLAGS, nvcpus=nvcpus, flags=flags)
+        return 0
+
+    def save(self, to: str) -> int:
+        self._call(Proc.DOMAIN_SAVE, to=to)
+        return 0
+
+    def snapshotCreateXML(self, xmlDesc: str, flags: int = 0) -> str:
+        """The new snapshot's name (libvirt-python returns a virDomainSnapshot)."""
+        ret = self._call(Proc.DOMAIN_SNAPSHOT_CREATE_XML, xml_desc=xmlDesc, flags=flags)
+        return ret["snap"]["name"]
+
+    def snapshotNum(self, flags: int = 0) -> int:
+        return self._call(Proc.DOMAIN_SNAPSHOT_NUM, flags=flags)["num"]
+
+    def snapshotListNames(self, flags: int = 0) -> list[str]:
+        ret = self._call(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, maxnames=remote.LIST_MAX, flags=flags)
+        return ret["names"]
 
     def openConsole(self, dev_name: str | None, st: virStream, flags: int = 0) -> int:
         args = {"dom": self._wire, "dev_name": dev_name, "flags": flags}

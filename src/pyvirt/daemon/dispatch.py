@@ -330,6 +330,90 @@ async def _event_deregister(s: Session, h: Header, a: Args) -> Ret:
     return None
 
 
+XML_INACTIVE = 2  # virDomainXMLFlags
+AFFECT_LIVE, AFFECT_CONFIG = 1, 2  # virDomainModificationImpact
+VCPU_MAXIMUM = 4
+
+
+def not_supported(proc: Proc) -> VirtError:
+    return VirtError(
+        ErrorCode.NO_SUPPORT,
+        f"this function is not supported by the connection driver: {api_name(proc)}",
+    )
+
+
+async def edit_config(s: Session, h: Header, a: Args, edit: Callable[[ET.Element], None]) -> None:
+    """Apply `edit` to the persistent definition (--config); live changes are not supported."""
+    driver, dom = driver_of(s), dom_from_wire(a["dom"])
+    live = a["flags"] & AFFECT_LIVE or (
+        not a["flags"] & AFFECT_CONFIG and await driver.is_active(dom)
+    )
+    if live:
+        raise not_supported(Proc(h.procedure))
+    doc = ET.fromstring(await driver.xml_desc(dom, XML_INACTIVE))
+    edit(doc)
+    await driver.define_xml(ET.tostring(doc, encoding="unicode"), 0)
+
+
+def child(doc: ET.Element, tag: str) -> ET.Element:
+    found = doc.find(tag)
+    return found if found is not None else ET.SubElement(doc, tag)
+
+
+@handles(Proc.DOMAIN_SET_MEMORY_FLAGS)
+async def _set_memory(s: Session, h: Header, a: Args) -> Ret:
+    def edit(doc: ET.Element) -> None:
+        maximum = doc.find("memory")
+        limit = int(maximum.text or 0) if maximum is not None else 0
+        if maximum is not None and maximum.get("unit", "KiB") == "KiB" and a["memory"] > limit:
+            raise VirtError(
+                ErrorCode.INVALID_ARG, "invalid argument: cannot set memory higher than max memory"
+            )
+        current = child(doc, "currentMemory")
+        current.text, current.attrib = str(a["memory"]), {"unit": "KiB"}
+
+    await edit_config(s, h, a, edit)
+    return None
+
+
+@handles(Proc.DOMAIN_SET_VCPUS_FLAGS)
+async def _set_vcpus(s: Session, h: Header, a: Args) -> Ret:
+    if a["nvcpus"] < 1:
+        raise VirtError(ErrorCode.INVALID_ARG, "invalid argument: argument unsupported: 0")
+
+    def edit(doc: ET.Element) -> None:
+        vcpu = child(doc, "vcpu")
+        if a["flags"] & VCPU_MAXIMUM:
+            vcpu.text = str(a["nvcpus"])
+        else:
+            if a["nvcpus"] > int(vcpu.text or 1):
+                raise VirtError(
+                    ErrorCode.INVALID_ARG,
+                    f"invalid argument: requested vcpus is greater than max allowable vcpus "
+                    f"for the persistent domain: {a['nvcpus']} > {vcpu.text}",
+                )
+            vcpu.set("current", str(a["nvcpus"]))
+            if a["nvcpus"] == int(vcpu.text or 1):
+                del vcpu.attrib["current"]
+
+    await edit_config(s, h, a, edit)
+    return None
+
+
+@handles(Proc.DOMAIN_SAVE, Proc.DOMAIN_RESTORE, Proc.DOMAIN_SNAPSHOT_CREATE_XML)
+@handles(Proc.DOMAIN_SNAPSHOT_NUM, Proc.DOMAIN_SNAPSHOT_LIST_NAMES)
+async def _unsupported(s: Session, h: Header, a: Args) -> Ret:
+    """What neither driver does yet: libvirt's answer for a driver without the API."""
+    driver_of(s)
+    raise not_supported(Proc(h.procedure))
+
+
+@handles(Proc.CONNECT_NUM_OF_NETWORKS, Proc.CONNECT_NUM_OF_DEFINED_NETWORKS)
+async def _no_networks(s: Session, h: Header, a: Args) -> Ret:
+    driver_of(s)
+    return {"num": 0}
+
+
 # --- storage
 
 

@@ -40,6 +40,8 @@ Vol = Struct(
     ("key", NonnullString),
 )
 
+DomainSnapshot = Struct("remote_nonnull_domain_snapshot", ("name", NonnullString), ("dom", Domain))
+
 Error = Struct(
     "remote_error",
     ("code", Int),
@@ -111,6 +113,10 @@ class Proc(IntEnum):
     DOMAIN_SHUTDOWN = 33
     DOMAIN_SUSPEND = 34
     DOMAIN_UNDEFINE = 35
+    CONNECT_NUM_OF_DEFINED_NETWORKS = 50
+    CONNECT_NUM_OF_NETWORKS = 52
+    DOMAIN_RESTORE = 54
+    DOMAIN_SAVE = 55
     CONNECT_GET_HOSTNAME = 59
     CONNECT_SUPPORTS_FEATURE = 60
     AUTH_LIST = 66
@@ -146,8 +152,13 @@ class Proc(IntEnum):
     STORAGE_POOL_IS_PERSISTENT = 155
     CONNECT_GET_LIB_VERSION = 157
     DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183
+    DOMAIN_SNAPSHOT_CREATE_XML = 185
+    DOMAIN_SNAPSHOT_NUM = 187
+    DOMAIN_SNAPSHOT_LIST_NAMES = 188
     DOMAIN_CREATE_WITH_FLAGS = 196
+    DOMAIN_SET_VCPUS_FLAGS = 199
     DOMAIN_OPEN_CONSOLE = 201
+    DOMAIN_SET_MEMORY_FLAGS = 204
     DOMAIN_IS_UPDATED = 202
     DOMAIN_GET_STATE = 212
     DOMAIN_UNDEFINE_FLAGS = 231
@@ -295,6 +306,36 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
         Void,
         _RO,
     ),
+    (
+        Proc.DOMAIN_SET_MEMORY_FLAGS,
+        _s("set_memory_flags_args", _dom, ("memory", UHyper), _flags),
+        Void,
+        _RW,
+    ),
+    (
+        Proc.DOMAIN_SET_VCPUS_FLAGS,
+        _s("set_vcpus_flags_args", _dom, ("nvcpus", UInt), _flags),
+        Void,
+        _RW,
+    ),
+    (Proc.DOMAIN_SAVE, _s("save_args", _dom, ("to", NonnullString)), Void, _RW),
+    (Proc.DOMAIN_RESTORE, _s("restore_args", ("from", NonnullString)), Void, _RW),
+    (
+        Proc.DOMAIN_SNAPSHOT_CREATE_XML,
+        _s("snapshot_create_xml_args", _dom, ("xml_desc", NonnullString), _flags),
+        _s("snapshot_create_xml_ret", ("snap", DomainSnapshot)),
+        _RW,
+    ),
+    (Proc.DOMAIN_SNAPSHOT_NUM, DomFlagsArgs, _int_ret("num"), _RO),
+    (
+        Proc.DOMAIN_SNAPSHOT_LIST_NAMES,
+        _s("snapshot_list_names_args", _dom, ("maxnames", Int), _flags),
+        _s("snapshot_list_names_ret", ("names", Array(NonnullString, LIST_MAX))),
+        _RO,
+    ),
+    # --- networks (pyvirt has none: the counts virsh's net-list falls back to are zero)
+    (Proc.CONNECT_NUM_OF_NETWORKS, Void, _int_ret("num"), _RO),
+    (Proc.CONNECT_NUM_OF_DEFINED_NETWORKS, Void, _int_ret("num"), _RO),
     # --- storage
     (
         Proc.CONNECT_LIST_ALL_STORAGE_POOLS,
