@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from pyvirt.virsh.output import colour_enabled
 from pyvirt.virterror import VirtError
 
 T = TypeVar("T")
@@ -21,6 +23,13 @@ class VirshError(Exception):
         super().__init__(messages[0] if messages else "")
         self.messages = list(messages)
         self.usage = usage
+
+
+def report(error: VirshError) -> None:
+    """Print `error: ...` lines on stderr ("error" in red on a terminal)."""
+    prefix = "\x1b[31merror\x1b[0m" if colour_enabled(sys.stderr) else "error"
+    for message in error.messages:
+        print(f"{prefix}: {message}", file=sys.stderr)
 
 
 @contextmanager

@@ -9,12 +9,11 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from pyvirt.virsh import console, domain, events, help, host, lifecycle, storage  # noqa: F401
+from pyvirt.virsh import console, domain, edit, events, help, host, lifecycle, storage  # noqa: F401
 from pyvirt.virsh.commands import lookup, parse_args
 from pyvirt.virsh.context import Ctl
-from pyvirt.virsh.errors import VirshError
+from pyvirt.virsh.errors import VirshError, report
 from pyvirt.virsh.help import Quit
-from pyvirt.virsh.output import colour_enabled
 
 DEFAULT_URI = "pyvirt:///session"
 
@@ -34,12 +33,6 @@ pyvirsh [options]... <command> [args...]
   commands (non interactive mode):
   (see 'pyvirsh help' for the list)
 """
-
-
-def report(error: VirshError) -> None:
-    prefix = "\x1b[31merror\x1b[0m" if colour_enabled(sys.stderr) else "error"
-    for message in error.messages:
-        print(f"{prefix}: {message}", file=sys.stderr)
 
 
 def run(ctl: Ctl, words: Sequence[str]) -> bool:
@@ -183,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Quit:
         return 0
     except KeyboardInterrupt:
+        return 1
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 1
     finally:
         ctl.close()

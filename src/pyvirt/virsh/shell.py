@@ -15,9 +15,9 @@ from prompt_toolkit.history import FileHistory
 
 from pyvirt.virsh.commands import COMMANDS, Command, Kind
 from pyvirt.virsh.context import Ctl
-from pyvirt.virsh.errors import VirshError
+from pyvirt.virsh.errors import VirshError, report
 from pyvirt.virsh.help import Quit
-from pyvirt.virsh.main import report, run_line
+from pyvirt.virsh.main import run_line
 from pyvirt.virterror import VirtError
 
 WELCOME = """Welcome to virsh, the virtualization interactive terminal.
