@@ -233,7 +233,10 @@ class virDomain(_UUIDObject):
         return 0
 
     def destroy(self) -> int:
-        return self.destroyFlags(0)
+        """virDomainDestroy (not ...Flags), so errors name the API the caller used."""
+        self._call(Proc.DOMAIN_DESTROY)
+        self._wire = {**self._wire, "id": -1}
+        return 0
 
     def destroyFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_DESTROY_FLAGS, flags=flags)
@@ -241,7 +244,8 @@ class virDomain(_UUIDObject):
         return 0
 
     def shutdown(self) -> int:
-        return self.shutdownFlags(0)
+        self._call(Proc.DOMAIN_SHUTDOWN)
+        return 0
 
     def shutdownFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_SHUTDOWN_FLAGS, flags=flags)
@@ -264,7 +268,8 @@ class virDomain(_UUIDObject):
         return 0
 
     def undefine(self) -> int:
-        return self.undefineFlags(0)
+        self._call(Proc.DOMAIN_UNDEFINE)
+        return 0
 
     def undefineFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_UNDEFINE_FLAGS, flags=flags)

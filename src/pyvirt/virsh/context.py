@@ -6,12 +6,14 @@ import contextlib
 import json
 import sys
 import uuid as uuidlib
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 import pyvirt
 from pyvirt import uri as urimod
 from pyvirt.client import virConnect, virDomain, virStoragePool, virStorageVol
 from pyvirt.virsh.errors import VirshError
+from pyvirt.virsh.output import table
 from pyvirt.virterror import VirtError
 
 
@@ -59,6 +61,11 @@ class Ctl:
     def info(self, text: str) -> None:
         """A status line (`Domain 'x' started`), which -q silences."""
         if not self.quiet:
+            self.print(text)
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        text = table(headers, rows, quiet=self.quiet)
+        if text:
             self.print(text)
 
     def print_json(self, value: Any) -> None:

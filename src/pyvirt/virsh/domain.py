@@ -14,7 +14,7 @@ from pyvirt.virsh.commands import Kind, Opt, command, domain_opt, flag, group
 from pyvirt.virsh.console import run_console
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
-from pyvirt.virsh.output import fields, scaled_int, table
+from pyvirt.virsh.output import fields, scaled_int
 from pyvirt.virsh.states import reason_name, state_name
 from pyvirt.virterror import VirtError
 
@@ -138,7 +138,7 @@ def cmd_list(ctl: Ctl, o: dict[str, Any]) -> None:
         if o["title"]:
             row.append(etree.fromstring(dom.XMLDesc(0).encode()).findtext("title") or "")
         rows.append(row)
-    ctl.print(table(headers, rows, quiet=ctl.quiet))
+    ctl.table(headers, rows)
 
 
 @command(

@@ -8,7 +8,7 @@ from typing import Any
 from pyvirt.virsh.commands import Kind, Opt, command, flag, group
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
-from pyvirt.virsh.output import fields, table
+from pyvirt.virsh.output import fields
 
 HOST = group("host", "Host and Hypervisor")
 NETWORK = group("network", "Networking")
@@ -123,4 +123,4 @@ def cmd_net_list(ctl: Ctl, o: dict[str, Any]) -> None:
     if count:
         raise VirshError("listing networks by name is not supported by pyvirsh yet")
     if not (o["name"] or o["uuid"]):
-        ctl.print(table(["Name", "State", "Autostart", "Persistent"], [], quiet=ctl.quiet))
+        ctl.table(["Name", "State", "Autostart", "Persistent"], [])

@@ -12,7 +12,6 @@ from pyvirt.virsh.console import run_console
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.domain import DOMAIN
 from pyvirt.virsh.errors import VirshError, call, failing
-from pyvirt.virsh.output import table
 from pyvirt.virsh.progress import Spinner
 
 START_PAUSED, START_AUTODESTROY, START_BYPASS_CACHE, START_FORCE_BOOT = 1, 2, 4, 8
@@ -90,7 +89,7 @@ simple(
     "Run shutdown in the target domain.",
     "is being shutdown",
     "shutdown",
-    lambda d, o: d.shutdownFlags(mode_flags(o)),
+    lambda d, o: d.shutdownFlags(flags) if (flags := mode_flags(o)) else d.shutdown(),
     _MODE,
 )
 simple(
@@ -116,7 +115,7 @@ simple(
     "Forcefully stop a given domain, but leave its resources intact.",
     "destroyed",
     "destroy",
-    lambda d, o: d.destroyFlags(1 if o["graceful"] else 0),
+    lambda d, o: d.destroyFlags(1) if o["graceful"] else d.destroy(),
     flag("graceful", "terminate gracefully"),
 )
 simple(
@@ -212,4 +211,4 @@ def cmd_snapshot_list(ctl: Ctl, o: dict[str, Any]) -> None:
             ctl.print(name)
         return
     rows = [[name, "", ""] for name in names]
-    ctl.print(table(["Name", "Creation Time", "State"], rows, quiet=ctl.quiet))
+    ctl.table(["Name", "Creation Time", "State"], rows)

@@ -78,7 +78,7 @@ def run_line(ctl: Ctl, line: str) -> bool:
         return False
     ok = True
     for words in commands:
-        ok = run(ctl, words) and ok
+        ok = run(ctl, words)  # the last command's status is the line's, as in virsh
     return ok
 
 

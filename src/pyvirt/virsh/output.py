@@ -21,18 +21,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], quiet: bool = F
 
     With -q the header and the rule are left out.
     """
-    all_rows = [list(headers), *(list(r) for r in rows)]
+    all_rows = ([] if quiet else [list(headers)]) + [list(r) for r in rows]
+    if not all_rows:
+        return ""
     widths = [max(width(r[i]) for r in all_rows) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(all_rows):
-        if n == 0 and quiet:
-            continue
         cells = []
         for i, cell in enumerate(row):
             pad = "" if i == len(row) - 1 else " " * (widths[i] - width(cell) + 2)
             cells.append(f" {cell}{pad}")
         lines.append("".join(cells))
-        if n == 0:
+        if n == 0 and not quiet:
             lines.append("-" * (sum(widths) + 3 * len(widths)))
     return "\n".join(lines)
 

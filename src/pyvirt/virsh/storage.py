@@ -9,7 +9,7 @@ from pyvirt.client import virStoragePool, virStorageVol
 from pyvirt.virsh.commands import Kind, Opt, command, flag, group
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
-from pyvirt.virsh.output import fields, pretty_capacity, scaled_int, table
+from pyvirt.virsh.output import fields, pretty_capacity, scaled_int
 from pyvirt.virsh.progress import Spinner
 from pyvirt.virsh.states import pool_state_name, vol_type_name
 
@@ -77,7 +77,7 @@ def cmd_pool_list(ctl: Ctl, o: dict[str, Any]) -> None:
             [p.name(), "active" if i[0] == POOL_RUNNING else "inactive", yes_no(p.autostart())]
             for p, i in zip(pools, infos, strict=True)
         ]
-        ctl.print(table(["Name", "State", "Autostart"], rows, quiet=ctl.quiet))
+        ctl.table(["Name", "State", "Autostart"], rows)
         return
     rows = []
     for pool, (state, capacity, allocation, available) in zip(pools, infos, strict=True):
@@ -93,7 +93,7 @@ def cmd_pool_list(ctl: Ctl, o: dict[str, Any]) -> None:
             ]
         )
     headers = ["Name", "State", "Autostart", "Persistent", "Capacity", "Allocation", "Available"]
-    ctl.print(table(headers, rows, quiet=ctl.quiet))
+    ctl.table(headers, rows)
 
 
 def pool_json(pool: virStoragePool, info: list[int]) -> dict[str, Any]:
@@ -260,13 +260,13 @@ def cmd_vol_list(ctl: Ctl, o: dict[str, Any]) -> None:
         return
     if not o["details"]:
         rows = [[v.name(), path] for v, (path, _) in zip(vols, details, strict=True)]
-        ctl.print(table(["Name", "Path"], rows, quiet=ctl.quiet))
+        ctl.table(["Name", "Path"], rows)
         return
     rows = [
         [v.name(), path, vol_type_name(kind), pretty_capacity(cap), pretty_capacity(alloc)]
         for v, (path, (kind, cap, alloc)) in zip(vols, details, strict=True)
     ]
-    ctl.print(table(["Name", "Path", "Type", "Capacity", "Allocation"], rows, quiet=ctl.quiet))
+    ctl.table(["Name", "Path", "Type", "Capacity", "Allocation"], rows)
 
 
 def vol_json(vol: virStorageVol, path: str, info: list[int]) -> dict[str, Any]:
