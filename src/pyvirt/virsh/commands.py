@@ -24,6 +24,12 @@ class Kind(Enum):
     STRING = "string"
     INT = "number"
     DATA = "data"
+    SCALED = "scaled"  # a number with an optional unit suffix ("32M"), kept as text
+
+
+def shown(kind: Kind) -> str:
+    """How help names a value of this kind."""
+    return "number" if kind in (Kind.INT, Kind.SCALED) else kind.value
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,9 @@ class Opt:
     def synopsis(self) -> str:
         if self.kind is Kind.BOOL:
             return f"[--{self.name}]"
-        if self.kind is Kind.DATA or (self.kind is Kind.INT and self.required):
+        if self.kind is Kind.DATA or (self.kind in (Kind.INT, Kind.SCALED) and self.required):
             return f"<{self.name}>" if self.required else f"[<{self.name}>]"
-        return f"[--{self.name} <{self.kind.value}>]"
+        return f"[--{self.name} <{shown(self.kind)}>]"
 
     def label(self) -> str:
         """How OPTIONS in `help COMMAND` names it."""
@@ -48,9 +54,9 @@ class Opt:
             return f"--{self.name}"
         if self.kind is Kind.DATA:
             return f"[--{self.name}] <string>"
-        if self.kind is Kind.INT and self.required:
+        if self.kind in (Kind.INT, Kind.SCALED) and self.required:
             return f"[--{self.name}] <number>"
-        return f"--{self.name} <{self.kind.value}>"
+        return f"--{self.name} <{shown(self.kind)}>"
 
 
 Handler = Callable[["Ctl", dict[str, Any]], None]
@@ -153,7 +159,7 @@ def parse_args(cmd: Command, args: Iterable[str]) -> dict[str, Any]:
                 values[name] = items[i]
                 i += 1
             else:
-                raise VirshError(f"expected syntax: --{name} <{opt.kind.value}>", usage=True)
+                raise VirshError(f"expected syntax: --{name} <{shown(opt.kind)}>", usage=True)
             continue
         slot = next((o for o in positional if o.name not in named), None)
         if slot is None:

@@ -21,7 +21,7 @@ from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
 from pyvirt.virterror import VirtError
 
-CONSOLE_FORCE = 1
+CONSOLE_FORCE, CONSOLE_SAFE = 1, 2
 DOMAIN = group("domain", "Domain Management")
 
 
@@ -58,7 +58,7 @@ def pump_guest_output(stream: virStream, out_fd: int, wake_fd: int) -> None:
         os.close(wake_fd)
 
 
-def run_console(ctl: Ctl, dom: virDomain, devname: str | None = None, force: bool = False) -> None:
+def run_console(ctl: Ctl, dom: virDomain, devname: str | None = None, flags: int = 0) -> None:
     in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
     if not os.isatty(in_fd):
         raise VirshError("Cannot run interactive console without a controlling TTY")
@@ -66,7 +66,7 @@ def run_console(ctl: Ctl, dom: virDomain, devname: str | None = None, force: boo
         raise VirshError("The domain is not running")
     stream = ctl.conn.newStream(0)
     with failing("internal error: cannot open console"):
-        dom.openConsole(devname, stream, CONSOLE_FORCE if force else 0)
+        dom.openConsole(devname, stream, flags)
     escape = ctl.escape
     ctl.out.write(
         f"Connected to domain '{dom.name()}'\n"
@@ -112,6 +112,8 @@ def escape_name(escape: bytes) -> str:
     domain_opt(),
     Opt("devname", Kind.STRING, "character device name"),
     flag("force", "force console connection (disconnect already connected sessions)"),
+    flag("safe", "only connect if safe console handling is supported"),
 )
 def cmd_console(ctl: Ctl, o: dict[str, Any]) -> None:
-    run_console(ctl, ctl.domain(o["domain"]), o["devname"], o["force"])
+    flags = (CONSOLE_FORCE if o["force"] else 0) | (CONSOLE_SAFE if o["safe"] else 0)
+    run_console(ctl, ctl.domain(o["domain"]), o["devname"], flags)

@@ -94,28 +94,33 @@ class Ctl:
         raise VirshError(f"failed to get domain '{name}'")
 
     def pool(self, name: str) -> virStoragePool:
+        """By UUID, then name; virsh keeps the last lookup's error (unlike for domains)."""
         conn = self.conn
-        attempts = [lambda: conn.storagePoolLookupByName(name)]
         if is_uuid(name):
-            attempts.insert(0, lambda: conn.storagePoolLookupByUUIDString(name))
-        for attempt in attempts:
             try:
-                return attempt()
-            except VirtError:
-                continue
-        raise VirshError(f"failed to get pool '{name}'")
+                return conn.storagePoolLookupByUUIDString(name)
+            except VirtError as e:
+                self.log(1, e.get_error_message())
+        try:
+            return conn.storagePoolLookupByName(name)
+        except VirtError as e:
+            raise VirshError(f"failed to get pool '{name}'", e.get_error_message()) from e
 
     def volume(self, name: str, pool: str | None) -> virStorageVol:
+        """By name in --pool, then by key, then by path, as virsh tries them."""
         conn = self.conn
-        try:
-            if pool is not None:
-                return self.pool(pool).storageVolLookupByName(name)
+        attempts = [conn.storageVolLookupByKey, conn.storageVolLookupByPath]
+        if pool is not None:
+            attempts.insert(0, self.pool(pool).storageVolLookupByName)
+        error: VirtError | None = None
+        for attempt in attempts:
             try:
-                return conn.storageVolLookupByKey(name)
-            except VirtError:
-                return conn.storageVolLookupByPath(name)
-        except VirtError as e:
-            raise VirshError(f"failed to get vol '{name}'", e.get_error_message()) from e
+                return attempt(name)
+            except VirtError as e:
+                error = e
+        assert error is not None
+        hint = "" if pool is not None else ", specifying --pool might help"
+        raise VirshError(f"failed to get vol '{name}'{hint}", error.get_error_message())
 
 
 def is_uuid(text: str) -> bool:

@@ -11,7 +11,6 @@ from lxml import etree
 from pyvirt.client import virDomain
 from pyvirt.drivers import list_flags as lf
 from pyvirt.virsh.commands import Kind, Opt, command, domain_opt, flag, group
-from pyvirt.virsh.console import run_console
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
 from pyvirt.virsh.output import fields, scaled_int
@@ -268,7 +267,7 @@ def cmd_dumpxml(ctl: Ctl, o: dict[str, Any]) -> None:
     ctl.out.write(call(lambda: dom.XMLDesc(flags)))
 
 
-_FILE = Opt("file", Kind.DATA, "file containing an XML domain description", required=True)
+FILE_OPT = Opt("file", Kind.DATA, "file containing an XML domain description", required=True)
 
 
 @command(
@@ -276,7 +275,7 @@ _FILE = Opt("file", Kind.DATA, "file containing an XML domain description", requ
     DOMAIN,
     "define (but don't start) a domain from an XML file",
     "Define a domain.",
-    _FILE,
+    FILE_OPT,
     flag("validate", "validate the XML against the schema"),
 )
 def cmd_define(ctl: Ctl, o: dict[str, Any]) -> None:
@@ -284,27 +283,6 @@ def cmd_define(ctl: Ctl, o: dict[str, Any]) -> None:
     with failing(f"Failed to define domain from {o['file']}"):
         dom = ctl.conn.defineXMLFlags(xml, 1 if o["validate"] else 0)
     ctl.info(f"Domain '{dom.name()}' defined from {o['file']}")
-
-
-@command(
-    "create",
-    DOMAIN,
-    "create a domain from an XML file",
-    "Create a domain.",
-    _FILE,
-    flag("console", "attach to console after creation"),
-    flag("paused", "leave the guest paused after creation"),
-    flag("autodestroy", "automatically destroy the guest when virsh disconnects"),
-    flag("validate", "validate the XML against the schema"),
-)
-def cmd_create(ctl: Ctl, o: dict[str, Any]) -> None:
-    xml = read_file(o["file"])
-    flags = (1 if o["paused"] else 0) | (2 if o["autodestroy"] else 0)
-    with failing(f"Failed to create domain from {o['file']}"):
-        dom = ctl.conn.createXML(xml, flags | (4 if o["validate"] else 0))
-    ctl.info(f"Domain '{dom.name()}' created from {o['file']}")
-    if o["console"]:
-        run_console(ctl, dom)
 
 
 def storage_paths(dom: virDomain) -> list[tuple[str, str]]:
@@ -406,7 +384,7 @@ def affect_flags(o: dict[str, Any]) -> int:
     "change memory allocation",
     "Change the current memory allocation in the guest domain.",
     domain_opt(),
-    Opt("size", Kind.DATA, "new memory size, as scaled integer (default KiB)", required=True),
+    Opt("size", Kind.SCALED, "new memory size, as scaled integer (default KiB)", required=True),
     *_AFFECT,
 )
 def cmd_setmem(ctl: Ctl, o: dict[str, Any]) -> None:

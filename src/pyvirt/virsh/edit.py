@@ -12,7 +12,7 @@ import termios
 import tty
 from typing import Any
 
-from pyvirt.virsh.commands import command, domain_opt, group
+from pyvirt.virsh.commands import command, domain_opt, flag, group
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.domain import XML_INACTIVE, XML_SECURE
 from pyvirt.virsh.errors import VirshError, call, report
@@ -77,6 +77,7 @@ def ask_reedit(msg: str, relax: bool, error: VirtError | None) -> str:
     "edit XML configuration for a domain",
     "Edit the XML configuration for a domain.",
     domain_opt(),
+    flag("skip-validate", "skip validation of the XML against the schema"),
 )
 def cmd_edit(ctl: Ctl, o: dict[str, Any]) -> None:
     dom = ctl.domain(o["domain"])
@@ -86,14 +87,14 @@ def cmd_edit(ctl: Ctl, o: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(original)
-        edit_loop(ctl, dom.name(), original, path)
+        edit_loop(ctl, dom.name(), original, path, validate=not o["skip-validate"])
     finally:
         os.unlink(path)
 
 
-def edit_loop(ctl: Ctl, name: str, original: str, path: str) -> None:
-    relax = True
-    define_flags = DEFINE_VALIDATE
+def edit_loop(ctl: Ctl, name: str, original: str, path: str, validate: bool) -> None:
+    relax = validate  # "i" (turn validation off) is offered only while it is on
+    define_flags = DEFINE_VALIDATE if validate else 0
     edit = True
     while True:
         if edit:

@@ -10,11 +10,24 @@ from pyvirt.client import virDomain
 from pyvirt.virsh.commands import Kind, Opt, command, domain_opt, flag
 from pyvirt.virsh.console import run_console
 from pyvirt.virsh.context import Ctl
-from pyvirt.virsh.domain import DOMAIN
+from pyvirt.virsh.domain import DOMAIN, FILE_OPT, read_file
 from pyvirt.virsh.errors import VirshError, call, failing
 from pyvirt.virsh.progress import Spinner
 
 START_PAUSED, START_AUTODESTROY, START_BYPASS_CACHE, START_FORCE_BOOT = 1, 2, 4, 8
+START_VALIDATE, START_RESET_NVRAM = 4, 16  # createXML's VALIDATE shares BYPASS_CACHE's bit
+PASS_FDS = Opt("pass-fds", Kind.STRING, "pass file descriptors N,M,... to the guest")
+RESET_NVRAM = flag("reset-nvram", "re-initialize NVRAM from its pristine template")
+
+
+def start_flags(o: dict[str, Any], *names: str) -> int:
+    """The virDomainCreateFlags for the options given; --pass-fds is refused."""
+    if o["pass-fds"] is not None:
+        raise VirshError("--pass-fds is not supported by pyvirsh")
+    bits = {"paused": START_PAUSED, "autodestroy": START_AUTODESTROY,
+            "bypass-cache": START_BYPASS_CACHE, "force-boot": START_FORCE_BOOT,
+            "validate": START_VALIDATE, "reset-nvram": START_RESET_NVRAM}  # fmt: skip
+    return sum(bits[name] for name in names if o[name])
 
 
 @command(
@@ -29,20 +42,40 @@ START_PAUSED, START_AUTODESTROY, START_BYPASS_CACHE, START_FORCE_BOOT = 1, 2, 4,
     flag("autodestroy", "automatically destroy the guest when virsh disconnects"),
     flag("bypass-cache", "avoid file system cache when loading"),
     flag("force-boot", "force fresh boot by discarding any managed save"),
+    PASS_FDS,
+    RESET_NVRAM,
 )
 def cmd_start(ctl: Ctl, o: dict[str, Any]) -> None:
     dom = ctl.domain(o["domain"])
     if call(dom.isActive):
         raise VirshError("Domain is already active")
-    flags = (
-        (START_PAUSED if o["paused"] else 0)
-        | (START_AUTODESTROY if o["autodestroy"] else 0)
-        | (START_BYPASS_CACHE if o["bypass-cache"] else 0)
-        | (START_FORCE_BOOT if o["force-boot"] else 0)
-    )
+    flags = start_flags(o, "paused", "autodestroy", "bypass-cache", "force-boot", "reset-nvram")
     with failing(f"Failed to start domain '{dom.name()}'"):
         dom.createWithFlags(flags) if flags else dom.create()
     ctl.info(f"Domain '{dom.name()}' started")
+    if o["console"]:
+        run_console(ctl, dom)
+
+
+@command(
+    "create",
+    DOMAIN,
+    "create a domain from an XML file",
+    "Create a domain.",
+    FILE_OPT,
+    flag("console", "attach to console after creation"),
+    flag("paused", "leave the guest paused after creation"),
+    flag("autodestroy", "automatically destroy the guest when virsh disconnects"),
+    PASS_FDS,
+    flag("validate", "validate the XML against the schema"),
+    RESET_NVRAM,
+)
+def cmd_create(ctl: Ctl, o: dict[str, Any]) -> None:
+    xml = read_file(o["file"])
+    flags = start_flags(o, "paused", "autodestroy", "validate", "reset-nvram")
+    with failing(f"Failed to create domain from {o['file']}"):
+        dom = ctl.conn.createXML(xml, flags)
+    ctl.info(f"Domain '{dom.name()}' created from {o['file']}")
     if o["console"]:
         run_console(ctl, dom)
 
@@ -115,8 +148,9 @@ simple(
     "Forcefully stop a given domain, but leave its resources intact.",
     "destroyed",
     "destroy",
-    lambda d, o: d.destroyFlags(1) if o["graceful"] else d.destroy(),
+    lambda d, o: d.destroyFlags(flags) if (flags := destroy_flags(o)) else d.destroy(),
     flag("graceful", "terminate gracefully"),
+    flag("remove-logs", "remove domain logs"),
 )
 simple(
     "suspend",
@@ -134,6 +168,10 @@ simple(
     "resume",
     lambda d, o: d.resume(),
 )
+
+
+def destroy_flags(o: dict[str, Any]) -> int:
+    return (1 if o["graceful"] else 0) | (2 if o["remove-logs"] else 0)
 
 
 _VERBOSE = flag("verbose", "display the progress")

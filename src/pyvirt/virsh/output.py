@@ -64,14 +64,14 @@ def scaled_int(text: str, default_unit: str) -> int:
     a bare number is in `default_unit` ("b", "KiB")."""
     match = _SCALED.match(text.strip())
     if match is None:
-        raise ValueError(text)
+        raise ValueError("")  # not a number: virsh says only "Malformed size"
     suffix = (match.group(2) or default_unit).lower()
     if suffix in ("b", "byte", "bytes"):
         return int(match.group(1))
     power = _POWERS.get(suffix[0]) if suffix else None
     rest = suffix[1:]
     if power is None or rest not in ("", "ib", "b"):
-        raise ValueError(text)
+        raise ValueError(f"invalid argument: unknown suffix '{match.group(2)}'")
     return int(match.group(1)) * (1000 if rest == "b" else 1024) ** power
 
 

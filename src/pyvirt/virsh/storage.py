@@ -67,9 +67,8 @@ def cmd_pool_list(ctl: Ctl, o: dict[str, Any]) -> None:
         return
     if o["name"] or o["uuid"]:
         for pool in pools:
-            parts = ([pool.UUIDString()] if o["uuid"] else []) + (
-                [pool.name()] if o["name"] else []
-            )
+            parts = [f"{pool.UUIDString():<36}"] if o["uuid"] else []
+            parts += [f"{pool.name():<20}"] if o["name"] else []
             ctl.print(" ".join(parts))
         return
     if not o["details"]:
@@ -116,7 +115,7 @@ def pool_json(pool: virStoragePool, info: list[int]) -> dict[str, Any]:
     "storage pool information",
     "Returns basic information about the storage pool.",
     pool_opt(),
-    flag("bytes", "Reture pool info in bytes"),
+    flag("bytes", "Return pool info in bytes"),
     json=True,
 )
 def cmd_pool_info(ctl: Ctl, o: dict[str, Any]) -> None:
@@ -283,8 +282,8 @@ def vol_json(vol: virStorageVol, path: str, info: list[int]) -> dict[str, Any]:
 def size_arg(text: str) -> int:
     try:
         return scaled_int(text, "b")
-    except ValueError:
-        raise VirshError(f"Malformed size {text}") from None
+    except ValueError as e:
+        raise VirshError(f"Malformed size {text}", *filter(None, [str(e)])) from None
 
 
 @command(
@@ -292,7 +291,7 @@ def size_arg(text: str) -> int:
     VOLUME,
     "create a volume from a set of args",
     "Create a vol.",
-    pool_opt(),
+    pool_opt("pool name"),
     Opt("name", Kind.DATA, "name of the volume", required=True),
     Opt("capacity", Kind.DATA, "size of the vol, as scaled integer (default bytes)", required=True),
     Opt("allocation", Kind.STRING, "initial allocation size, as scaled integer (default bytes)"),
@@ -365,8 +364,8 @@ def cmd_vol_info(ctl: Ctl, o: dict[str, Any]) -> None:
     "vol-path",
     VOLUME,
     "returns the volume path for a given volume name or key",
-    "Returns the volume path for a given volume name or key.",
-    vol_opt(),
+    "",
+    Opt("vol", Kind.DATA, "volume name or key", required=True),
     _POOL_NAMED,
 )
 def cmd_vol_path(ctl: Ctl, o: dict[str, Any]) -> None:
