@@ -75,6 +75,9 @@ class Pair:
                    normalise(ours.stderr, self.ours_top, uuids)),
         )  # fmt: skip
 
+    def ours_run(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        return run([*PYVIRSH, "-c", self.ours.uri(), *args], {**os.environ, **(env or {})})
+
     def script(self, commands: list[list[str]], uuids: bool = False) -> Result:
         """Many commands in one `;`-separated command string (one process per tool)."""
         line = " ; ".join(" ".join(shlex.quote(word) for word in cmd) for cmd in commands)

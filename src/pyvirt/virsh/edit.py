@@ -42,10 +42,10 @@ def read_key() -> str:
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)  # keep keys typed ahead of the question
         return os.read(fd, 1).decode(errors="replace").lower()
     finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def ask_reedit(msg: str, relax: bool, error: VirtError | None) -> str:

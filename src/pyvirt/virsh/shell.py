@@ -88,6 +88,9 @@ def interactive(ctl: Ctl) -> int:
     except VirshError as e:
         report(e)
     prompt = "virsh > " if ctl.readonly else "virsh # "
+    # prompt_toolkit asks the terminal for the cursor position (CPR) only to size menus from
+    # the bottom, and warns on terminals that do not answer; we do not need it.
+    os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
     if not sys.stdin.isatty():
         return read_lines(ctl, prompt)
     session: PromptSession[str] = PromptSession(
