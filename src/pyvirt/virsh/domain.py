@@ -103,8 +103,9 @@ def cmd_list(ctl: Ctl, o: dict[str, Any]) -> None:
     for name, bit in _LIST_FILTERS:
         if o[name]:
             flags |= bit
-    if (o["table"] or o["json"]) and (o["name"] or o["uuid"] or o["id"]):
-        raise VirshError("Options --table and --name/--uuid/--id are mutually exclusive")
+    for layout in ("table", "json"):
+        if o[layout] and (o["name"] or o["uuid"] or o["id"]):
+            raise VirshError(f"Options --{layout} and --name/--uuid/--id are mutually exclusive")
     with failing("Failed to list domains"):
         doms = sorted_domains(ctl.conn.listAllDomains(flags))
         states = [dom.state()[0] for dom in doms]
