@@ -38,8 +38,9 @@ def test_print_xml_validates(pair: Pair, tmp_path: Path) -> None:
         ["--import", "--disk", f"path={image},bus=virtio", "--network", "user,model=virtio"],
         ["--import", "--disk", "pool=default-pool,size=1", "--disk", f"{image},bus=sata",
          "--network", "network=default", "--network", "bridge=br0", "--vcpus", "2,maxvcpus=4"],
-        ["--boot", "kernel=/k,initrd=/i,kernel_args=console=ttyS0 quiet", "--network", "none",
-         "--graphics", "none", "--console", "pty", "--memory", "128,maxmemory=256"],
+        ["--boot", 'kernel=/k,initrd=/i,kernel_args="console=ttyS0,115200 quiet"',
+         "--network", "none", "--graphics", "none", "--console", "pty",
+         "--memory", "128,maxmemory=256"],
     ]  # fmt: skip
     for variant in variants:
         result = install(pair.ours.uri(), "--name", "demo", "--memory", "64", *variant,
@@ -50,6 +51,7 @@ def test_print_xml_validates(pair: Pair, tmp_path: Path) -> None:
         check = subprocess.run(["virt-xml-validate", str(xml), "domain"], capture_output=True,
                                text=True)  # fmt: skip
         assert check.returncode == 0, check.stderr + result.stdout
+    assert "<cmdline>console=ttyS0,115200 quiet</cmdline>" in result.stdout
     assert "demo" not in run([*PYVIRSH, "-c", pair.ours.uri(), "list", "--all"]).stdout
 
 
@@ -132,7 +134,7 @@ def test_linux_guest_answers_on_the_console(session: Daemon, linux_guest: LinuxG
     """pyvirt-install attaches the console as virt-install does; we type into the guest's shell."""
     uri = session.uri("pyvirt", "/session")
     boot = (f"kernel={linux_guest.vmlinux},initrd={linux_guest.initramfs},"
-            f"kernel_args={linux_guest.cmdline}")  # fmt: skip
+            f'kernel_args="{linux_guest.cmdline}"')  # fmt: skip
     child = spawn([*INSTALL, "--connect", uri, "--name", "linux", "--memory", "256", "--boot",
                    boot, "--network", "none"])  # fmt: skip
     child.expect_exact("Running text console command")

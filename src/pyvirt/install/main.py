@@ -13,7 +13,7 @@ from pyvirt.client import virConnect
 from pyvirt.install import disks
 from pyvirt.install.domain_xml import DomainSpec, NicSpec, build
 from pyvirt.install.errors import InstallError
-from pyvirt.install.suboptions import number, parse
+from pyvirt.install.suboptions import number, parse, split
 from pyvirt.virsh.main import default_uri
 from pyvirt.virterror import VirtError
 
@@ -72,12 +72,13 @@ BOOT_DEVS = {"hd", "cdrom", "network", "fd"}
 
 
 def boot(spec: DomainSpec, text: str) -> None:
-    keys = {"kernel", "initrd", "kernel_args", "cmdline"} | BOOT_DEVS
-    for item in text.split(","):
+    for item in split(text):
         if item in BOOT_DEVS:
             spec.boot_devs.append(item)
             continue
-        key, value = next(iter(parse("boot", item, "", keys).items()))
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("kernel", "initrd", "kernel_args", "cmdline"):
+            raise InstallError(f"Unknown --boot options: ['{key}']")
         if key == "kernel":
             spec.kernel = value
         elif key == "initrd":
