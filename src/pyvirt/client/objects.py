@@ -1,5 +1,5 @@
-"""libvirt-python's classes over pyvirt's RPC client: virConnect, virDomain, virStoragePool,
-virStorageVol, virStream, with the same method names and return shapes."""
+"""libvirt-python's classes over pyvirt's RPC client: virConnect, virDomain, virNetwork,
+virStoragePool, virStorageVol, virStream, with the same method names and return shapes."""
 
 from __future__ import annotations
 
@@ -89,6 +89,11 @@ class virConnect:
             n["threads"],
         ]
 
+    def getSecurityModel(self) -> list[str]:
+        """[model, DOI]; empty strings when the host has no security driver."""
+        ret = self._call(Proc.NODE_GET_SECURITY_MODEL)
+        return [ret["model"], ret["doi"]]
+
     def nodeInfo(self) -> dict[str, Any]:
         """virNodeInfo with memory in KiB, as virsh's nodeinfo prints it (getInfo rounds to MiB)."""
         return dict(self._call(Proc.NODE_GET_INFO))
@@ -130,11 +135,9 @@ class virConnect:
         return 0
 
     # --- networks
-    def numOfNetworks(self) -> int:
-        return self._call(Proc.CONNECT_NUM_OF_NETWORKS)["num"]
-
-    def numOfDefinedNetworks(self) -> int:
-        return self._call(Proc.CONNECT_NUM_OF_DEFINED_NETWORKS)["num"]
+    def listAllNetworks(self, flags: int = 0) -> list[virNetwork]:
+        ret = self._call(Proc.CONNECT_LIST_ALL_NETWORKS, {"need_results": 1, "flags": flags})
+        return [virNetwork(self, n) for n in ret["nets"]]
 
     # --- events
     def domainEventRegisterAny(
@@ -305,6 +308,11 @@ class virDomain(_UUIDObject):
     def autostart(self) -> int:
         return self._call(Proc.DOMAIN_GET_AUTOSTART)["autostart"]
 
+    def securityLabel(self) -> list[Any]:
+        """[label, enforcing]."""
+        ret = self._call(Proc.DOMAIN_GET_SECURITY_LABEL)
+        return [ret["label"], ret["enforcing"]]
+
     def setAutostart(self, autostart: int) -> int:
         self._call(Proc.DOMAIN_SET_AUTOSTART, autostart=int(bool(autostart)))
         return 0
@@ -337,6 +345,19 @@ class virDomain(_UUIDObject):
         args = {"dom": self._wire, "dev_name": dev_name, "flags": flags}
         _, st._channel = self._conn._t.call(Proc.DOMAIN_OPEN_CONSOLE, args, stream=True)
         return 0
+
+
+class virNetwork(_UUIDObject):
+    _key = "net"
+
+    def isActive(self) -> int:
+        return self._call(Proc.NETWORK_IS_ACTIVE)["active"]
+
+    def isPersistent(self) -> int:
+        return self._call(Proc.NETWORK_IS_PERSISTENT)["persistent"]
+
+    def autostart(self) -> int:
+        return self._call(Proc.NETWORK_GET_AUTOSTART)["autostart"]
 
 
 class virStoragePool(_UUIDObject):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from pyvirt.rpc.wire import (
     vol_from_wire,
     vol_to_wire,
 )
-from pyvirt.virterror import ErrorCode, VirtError
+from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 CONNECT_RO = 1  # virConnectFlags
 LIB_VERSION = 9_000_000  # the libvirt API level we speak: 9.0.0, Debian 12's
@@ -408,10 +409,21 @@ async def _unsupported(s: Session, h: Header, a: Args) -> Ret:
     raise not_supported(Proc(h.procedure))
 
 
-@handles(Proc.CONNECT_NUM_OF_NETWORKS, Proc.CONNECT_NUM_OF_DEFINED_NETWORKS)
-async def _no_networks(s: Session, h: Header, a: Args) -> Ret:
+@handles(Proc.CONNECT_LIST_ALL_NETWORKS)
+async def _list_networks(s: Session, h: Header, a: Args) -> Ret:
     driver_of(s)
-    return {"num": 0}
+    return {"nets": [], "ret": 0}  # no driver manages networks yet
+
+
+@handles(Proc.NETWORK_IS_ACTIVE, Proc.NETWORK_IS_PERSISTENT, Proc.NETWORK_GET_AUTOSTART)
+async def _network(s: Session, h: Header, a: Args) -> Ret:
+    driver_of(s)
+    uuid = uuidlib.UUID(bytes=bytes(a["net"]["uuid"]))
+    raise VirtError(
+        ErrorCode.NO_NETWORK,
+        f"Network not found: no network with matching uuid '{uuid}' ({a['net']['name']})",
+        ErrorDomain.NETWORK,
+    )
 
 
 # --- storage

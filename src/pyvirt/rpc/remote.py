@@ -71,6 +71,7 @@ _xml = ("xml", NonnullString)
 DomArgs = _s("dom_args", _dom)
 DomFlagsArgs = _s("dom_flags_args", _dom, _flags)
 DomRet = _s("dom_ret", _dom)
+NetArgs = _s("net_args", ("net", Network))
 PoolArgs = _s("pool_args", _pool)
 PoolFlagsArgs = _s("pool_flags_args", _pool, _flags)
 PoolRet = _s("pool_ret", _pool)
@@ -113,8 +114,7 @@ class Proc(IntEnum):
     DOMAIN_SHUTDOWN = 33
     DOMAIN_SUSPEND = 34
     DOMAIN_UNDEFINE = 35
-    CONNECT_NUM_OF_DEFINED_NETWORKS = 50
-    CONNECT_NUM_OF_NETWORKS = 52
+    NETWORK_GET_AUTOSTART = 44
     DOMAIN_RESTORE = 54
     DOMAIN_SAVE = 55
     CONNECT_GET_HOSTNAME = 59
@@ -148,6 +148,8 @@ class Proc(IntEnum):
     CONNECT_IS_SECURE = 149
     DOMAIN_IS_ACTIVE = 150
     DOMAIN_IS_PERSISTENT = 151
+    NETWORK_IS_ACTIVE = 152
+    NETWORK_IS_PERSISTENT = 153
     STORAGE_POOL_IS_ACTIVE = 154
     STORAGE_POOL_IS_PERSISTENT = 155
     CONNECT_GET_LIB_VERSION = 157
@@ -168,6 +170,7 @@ class Proc(IntEnum):
     CONNECT_LIST_ALL_DOMAINS = 273
     CONNECT_LIST_ALL_STORAGE_POOLS = 281
     STORAGE_POOL_LIST_ALL_VOLUMES = 282
+    CONNECT_LIST_ALL_NETWORKS = 283
     CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
     CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317
     DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318
@@ -333,9 +336,16 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
         _s("snapshot_list_names_ret", ("names", Array(NonnullString, LIST_MAX))),
         _RO,
     ),
-    # --- networks (pyvirt has none: the counts virsh's net-list falls back to are zero)
-    (Proc.CONNECT_NUM_OF_NETWORKS, Void, _int_ret("num"), _RO),
-    (Proc.CONNECT_NUM_OF_DEFINED_NETWORKS, Void, _int_ret("num"), _RO),
+    # --- networks (pyvirtd has none yet; the client lists a real libvirtd's)
+    (
+        Proc.CONNECT_LIST_ALL_NETWORKS,
+        _s("list_all_networks_args", ("need_results", Int), _flags),
+        _s("list_all_networks_ret", ("nets", Array(Network, LIST_MAX)), ("ret", UInt)),
+        _RO,
+    ),
+    (Proc.NETWORK_IS_ACTIVE, NetArgs, _int_ret("active"), _RO),
+    (Proc.NETWORK_IS_PERSISTENT, NetArgs, _int_ret("persistent"), _RO),
+    (Proc.NETWORK_GET_AUTOSTART, NetArgs, _int_ret("autostart"), _RO),
     # --- storage
     (
         Proc.CONNECT_LIST_ALL_STORAGE_POOLS,

@@ -190,6 +190,14 @@ def cmd_dominfo(ctl: Ctl, o: dict[str, Any]) -> None:
         ("Autostart", "enable" if autostart else "disable"),
         ("Managed save", "yes" if managed else "no"),
     ]
+    model, doi = call(ctl.conn.getSecurityModel)
+    if model:
+        rows += [("Security model", model), ("Security DOI", doi)]
+        label, enforcing = call(dom.securityLabel)
+        if label:
+            rows.append(
+                ("Security label", f"{label} ({'enforcing' if enforcing else 'permissive'})")
+            )
     ctl.print(fields(rows))
 
 

@@ -104,6 +104,12 @@ def cmd_connect(ctl: Ctl, o: dict[str, Any]) -> None:
     ctl.connect(o["name"] or ctl.uri, o["readonly"])
 
 
+NETS_INACTIVE, NETS_ACTIVE, NETS_PERSISTENT, NETS_TRANSIENT = 1, 2, 4, 8
+NETS_AUTOSTART, NETS_NO_AUTOSTART = 16, 32
+NET_FILTERS = [("persistent", NETS_PERSISTENT), ("transient", NETS_TRANSIENT),
+               ("autostart", NETS_AUTOSTART), ("no-autostart", NETS_NO_AUTOSTART)]  # fmt: skip
+
+
 @command(
     "net-list",
     NETWORK,
@@ -111,16 +117,31 @@ def cmd_connect(ctl: Ctl, o: dict[str, Any]) -> None:
     "Returns list of networks.",
     flag("inactive", "list inactive networks"),
     flag("all", "list inactive & active networks"),
-    flag("name", "list network names only"),
+    flag("persistent", "list persistent networks"),
+    flag("transient", "list transient networks"),
+    flag("autostart", "list networks with autostart enabled"),
+    flag("no-autostart", "list networks with autostart disabled"),
     flag("uuid", "list uuid's only"),
+    flag("name", "list network names only"),
+    flag("table", "list table (default)"),
 )
 def cmd_net_list(ctl: Ctl, o: dict[str, Any]) -> None:
-    conn = ctl.conn
-    with failing("Failed to get the number of active networks"):
-        count = conn.numOfNetworks() if not o["inactive"] else 0
-    with failing("Failed to get the number of inactive networks"):
-        count += conn.numOfDefinedNetworks() if o["all"] or o["inactive"] else 0
-    if count:
-        raise VirshError("listing networks by name is not supported by pyvirsh yet")
-    if not (o["name"] or o["uuid"]):
-        ctl.table(["Name", "State", "Autostart", "Persistent"], [])
+    if o["table"] + o["name"] + o["uuid"] > 1:
+        raise VirshError("Only one argument from --table, --name and --uuid may be specified.")
+    flags = NETS_INACTIVE | NETS_ACTIVE if o["all"] else 0
+    flags |= NETS_INACTIVE if o["inactive"] and not o["all"] else 0
+    flags |= NETS_ACTIVE if not (o["all"] or o["inactive"]) else 0
+    for name, bit in NET_FILTERS:
+        flags |= bit if o[name] else 0
+    with failing("Failed to list networks"):
+        nets = sorted(ctl.conn.listAllNetworks(flags), key=lambda n: n.name())
+        if o["name"] or o["uuid"]:
+            for net in nets:
+                ctl.print(net.name() if o["name"] else net.UUIDString())
+            return
+        rows = [
+            [net.name(), "active" if net.isActive() else "inactive",
+             "yes" if net.autostart() else "no", "yes" if net.isPersistent() else "no"]
+            for net in nets
+        ]  # fmt: skip
+    ctl.table(["Name", "State", "Autostart", "Persistent"], rows)

@@ -8,9 +8,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
+from typing import Any
 
 from pyvirt.virsh import console, domain, edit, events, help, host, lifecycle, storage  # noqa: F401
-from pyvirt.virsh.commands import lookup, parse_args
+from pyvirt.virsh.commands import Command, lookup, parse_args
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, report
 from pyvirt.virsh.help import Quit
@@ -35,16 +36,19 @@ pyvirsh [options]... <command> [args...]
 """
 
 
-def run(ctl: Ctl, words: Sequence[str]) -> bool:
-    """One command; False when it failed (after saying why on stderr)."""
+def parse(ctl: Ctl, words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
     try:
         cmd = lookup(words[0])
-        opts = parse_args(cmd, words[1:])
+        return cmd, parse_args(cmd, words[1:])
     except VirshError as e:
         report(e)
         if ctl.interactive and e.usage and words[0] in help.COMMANDS:
             print(f"usage: {help.COMMANDS[words[0]].synopsis()}", file=sys.stderr)
-        return False
+        raise
+
+
+def execute(ctl: Ctl, cmd: Command, opts: dict[str, Any]) -> bool:
+    """One parsed command; False when it failed (after saying why on stderr)."""
     ok = True
     try:
         cmd.handler(ctl, opts)
@@ -55,6 +59,14 @@ def run(ctl: Ctl, words: Sequence[str]) -> bool:
         ctl.out.write("\n")
     ctl.out.flush()
     return ok
+
+
+def run(ctl: Ctl, words: Sequence[str]) -> bool:
+    try:
+        cmd, opts = parse(ctl, words)
+    except VirshError:
+        return False
+    return execute(ctl, cmd, opts)
 
 
 def split_commands(line: str) -> list[list[str]]:
@@ -76,9 +88,13 @@ def run_line(ctl: Ctl, line: str) -> bool:
     except ValueError as e:
         report(VirshError(f"failed to parse command: {e}"))
         return False
+    try:  # a mistake anywhere in the line runs none of it, as in virsh
+        parsed = [parse(ctl, words) for words in commands]
+    except VirshError:
+        return False
     ok = True
-    for words in commands:
-        ok = run(ctl, words)  # the last command's status is the line's, as in virsh
+    for cmd, opts in parsed:
+        ok = execute(ctl, cmd, opts)  # the last command's status is the line's
     return ok
 
 
