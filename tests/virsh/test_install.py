@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,10 +106,20 @@ def session() -> Iterator[Daemon]:
         daemon.stop()
 
 
+def last_count(uri: str) -> int:
+    """The counter guest's latest `count N`, read on its console."""
+    console = spawn([*PYVIRSH, "-c", uri, "console", "spin"])
+    console.expect(r"count (\d+)\r?\n")
+    console.expect(r"count (\d+)\r?\n")
+    count = int(console.match.group(1))
+    console.send("\x1d")
+    console.expect(pexpect.EOF)
+    console.close()
+    return count
+
+
 @pytest.mark.kvm
-def test_boots_a_tiny_guest_and_its_console_follows_it(
-    session: Daemon, tiny_guests: TinyGuests
-) -> None:
+def test_boots_a_tiny_guest_saves_and_restores_it(session: Daemon, tiny_guests: TinyGuests) -> None:
     uri = session.uri("pyvirt", "/session")
     kernel = f"kernel={tiny_guests['counter']}"
     result = install(uri, "--name", "spin", "--memory", "32", "--boot", kernel,
@@ -120,6 +131,15 @@ def test_boots_a_tiny_guest_and_its_console_follows_it(
     console.expect(pexpect.EOF)
     console.close()
     assert console.exitstatus == 0
+    time.sleep(1)  # about ten counts: a guest that started over would not be past them
+    before = last_count(uri)
+    saved = Path(session.socket).parent / "spin.save"
+    assert run([*PYVIRSH, "-c", uri, "save", "spin", str(saved)]).status == 0
+    assert run([*PYVIRSH, "-c", uri, "domstate", "--reason", "spin"]).stdout == (
+        "shut off (saved)\n\n"
+    )
+    assert run([*PYVIRSH, "-c", uri, "restore", str(saved)]).status == 0
+    assert last_count(uri) > before  # the guest's memory came back: it counts on
     console = spawn([*PYVIRSH, "-c", uri, "console", "spin"])
     console.expect_exact("count ")
     run([*PYVIRSH, "-c", uri, "destroy", "spin"])

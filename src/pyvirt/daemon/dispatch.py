@@ -401,8 +401,20 @@ async def _set_vcpus(s: Session, h: Header, a: Args) -> Ret:
     return None
 
 
-@handles(Proc.DOMAIN_SAVE, Proc.DOMAIN_RESTORE, Proc.DOMAIN_SNAPSHOT_CREATE_XML)
-@handles(Proc.DOMAIN_SNAPSHOT_NUM, Proc.DOMAIN_SNAPSHOT_LIST_NAMES)
+@handles(Proc.DOMAIN_SAVE)
+async def _save(s: Session, h: Header, a: Args) -> Ret:
+    await driver_of(s).save(dom_from_wire(a["dom"]), a["to"])
+    return None
+
+
+@handles(Proc.DOMAIN_RESTORE)
+async def _restore(s: Session, h: Header, a: Args) -> Ret:
+    await driver_of(s).restore(a["from"])
+    return None
+
+
+@handles(Proc.DOMAIN_SNAPSHOT_CREATE_XML, Proc.DOMAIN_SNAPSHOT_NUM)
+@handles(Proc.DOMAIN_SNAPSHOT_LIST_NAMES)
 async def _unsupported(s: Session, h: Header, a: Args) -> Ret:
     """What neither driver does yet: libvirt's answer for a driver without the API."""
     driver_of(s)
