@@ -191,3 +191,20 @@ def test_shell_quit_and_piped_commands(pair: Pair) -> None:
                            capture_output=True, text=True, timeout=30)  # fmt: skip
     assert piped.stdout.strip().endswith("1")
     assert sys.executable  # the shell ran under this interpreter
+
+
+def test_start_console_attaches(pair: Pair) -> None:
+    assert VIRSH is not None
+    banners = []
+    for argv, daemon in [([VIRSH], pair.ref), (PYVIRSH, pair.ours)]:
+        run_ok = subprocess.run([*argv, "-c", daemon.uri(), "destroy", "test"], capture_output=True)
+        assert run_ok.returncode == 0
+        child = spawn([*argv, "-c", daemon.uri(), "start", "--console", "test"])
+        child.expect_exact("Escape character is ^] (Ctrl + ])\r\n")
+        banners.append(POLKIT.sub("", (child.before or "") + str(child.after)))
+        child.send("\x1d")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    assert banners[1] == banners[0]
+    assert banners[1].startswith("Domain 'test' started\r\n")
