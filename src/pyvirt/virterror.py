@@ -24,6 +24,7 @@ class ErrorCode(IntEnum):
     RPC = 39
     AUTH_FAILED = 45
     NO_DOMAIN = 42
+    NO_NETWORK = 43
     NO_STORAGE_POOL = 49
     NO_STORAGE_VOL = 50
     OPERATION_INVALID = 55
@@ -41,6 +42,7 @@ class ErrorDomain(IntEnum):
     TEST = 12
     REMOTE = 13
     STORAGE = 18
+    NETWORK = 19
     DOMAIN = 20  # domain configuration (XML)
     STREAMS = 38
 

@@ -1,5 +1,5 @@
-"""libvirt-python's classes over pyvirt's RPC client: virConnect, virDomain, virStoragePool,
-virStorageVol, virStream, with the same method names and return shapes."""
+"""libvirt-python's classes over pyvirt's RPC client: virConnect, virDomain, virNetwork,
+virStoragePool, virStorageVol, virStream, with the same method names and return shapes."""
 
 from __future__ import annotations
 
@@ -89,6 +89,15 @@ class virConnect:
             n["threads"],
         ]
 
+    def getSecurityModel(self) -> list[str]:
+        """[model, DOI]; empty strings when the host has no security driver."""
+        ret = self._call(Proc.NODE_GET_SECURITY_MODEL)
+        return [ret["model"], ret["doi"]]
+
+    def nodeInfo(self) -> dict[str, Any]:
+        """virNodeInfo with memory in KiB, as virsh's nodeinfo prints it (getInfo rounds to MiB)."""
+        return dict(self._call(Proc.NODE_GET_INFO))
+
     # --- domains
     def listAllDomains(self, flags: int = 0) -> list[virDomain]:
         ret = self._call(Proc.CONNECT_LIST_ALL_DOMAINS, {"need_results": 1, "flags": flags})
@@ -120,6 +129,15 @@ class virConnect:
     def createXML(self, xmlDesc: str, flags: int = 0) -> virDomain:
         args = {"xml_desc": xmlDesc, "flags": flags}
         return self._dom(self._call(Proc.DOMAIN_CREATE_XML, args)["dom"])
+
+    def restore(self, frm: str) -> int:
+        self._call(Proc.DOMAIN_RESTORE, {"from": frm})
+        return 0
+
+    # --- networks
+    def listAllNetworks(self, flags: int = 0) -> list[virNetwork]:
+        ret = self._call(Proc.CONNECT_LIST_ALL_NETWORKS, {"need_results": 1, "flags": flags})
+        return [virNetwork(self, n) for n in ret["nets"]]
 
     # --- events
     def domainEventRegisterAny(
@@ -218,7 +236,10 @@ class virDomain(_UUIDObject):
         return 0
 
     def destroy(self) -> int:
-        return self.destroyFlags(0)
+        """virDomainDestroy (not ...Flags), so errors name the API the caller used."""
+        self._call(Proc.DOMAIN_DESTROY)
+        self._wire = {**self._wire, "id": -1}
+        return 0
 
     def destroyFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_DESTROY_FLAGS, flags=flags)
@@ -226,7 +247,8 @@ class virDomain(_UUIDObject):
         return 0
 
     def shutdown(self) -> int:
-        return self.shutdownFlags(0)
+        self._call(Proc.DOMAIN_SHUTDOWN)
+        return 0
 
     def shutdownFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_SHUTDOWN_FLAGS, flags=flags)
@@ -249,7 +271,8 @@ class virDomain(_UUIDObject):
         return 0
 
     def undefine(self) -> int:
-        return self.undefineFlags(0)
+        self._call(Proc.DOMAIN_UNDEFINE)
+        return 0
 
     def undefineFlags(self, flags: int = 0) -> int:
         self._call(Proc.DOMAIN_UNDEFINE_FLAGS, flags=flags)
@@ -285,14 +308,56 @@ class virDomain(_UUIDObject):
     def autostart(self) -> int:
         return self._call(Proc.DOMAIN_GET_AUTOSTART)["autostart"]
 
+    def securityLabel(self) -> list[Any]:
+        """[label, enforcing]."""
+        ret = self._call(Proc.DOMAIN_GET_SECURITY_LABEL)
+        return [ret["label"], ret["enforcing"]]
+
     def setAutostart(self, autostart: int) -> int:
         self._call(Proc.DOMAIN_SET_AUTOSTART, autostart=int(bool(autostart)))
         return 0
+
+    def setMemoryFlags(self, memory: int, flags: int = 0) -> int:
+        self._call(Proc.DOMAIN_SET_MEMORY_FLAGS, memory=memory, flags=flags)
+        return 0
+
+    def setVcpusFlags(self, nvcpus: int, flags: int = 0) -> int:
+        self._call(Proc.DOMAIN_SET_VCPUS_FLAGS, nvcpus=nvcpus, flags=flags)
+        return 0
+
+    def save(self, to: str) -> int:
+        self._call(Proc.DOMAIN_SAVE, to=to)
+        return 0
+
+    def snapshotCreateXML(self, xmlDesc: str, flags: int = 0) -> str:
+        """The new snapshot's name (libvirt-python returns a virDomainSnapshot)."""
+        ret = self._call(Proc.DOMAIN_SNAPSHOT_CREATE_XML, xml_desc=xmlDesc, flags=flags)
+        return ret["snap"]["name"]
+
+    def snapshotNum(self, flags: int = 0) -> int:
+        return self._call(Proc.DOMAIN_SNAPSHOT_NUM, flags=flags)["num"]
+
+    def snapshotListNames(self, flags: int = 0) -> list[str]:
+        ret = self._call(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, maxnames=remote.LIST_MAX, flags=flags)
+        return ret["names"]
 
     def openConsole(self, dev_name: str | None, st: virStream, flags: int = 0) -> int:
         args = {"dom": self._wire, "dev_name": dev_name, "flags": flags}
         _, st._channel = self._conn._t.call(Proc.DOMAIN_OPEN_CONSOLE, args, stream=True)
         return 0
+
+
+class virNetwork(_UUIDObject):
+    _key = "net"
+
+    def isActive(self) -> int:
+        return self._call(Proc.NETWORK_IS_ACTIVE)["active"]
+
+    def isPersistent(self) -> int:
+        return self._call(Proc.NETWORK_IS_PERSISTENT)["persistent"]
+
+    def autostart(self) -> int:
+        return self._call(Proc.NETWORK_GET_AUTOSTART)["autostart"]
 
 
 class virStoragePool(_UUIDObject):

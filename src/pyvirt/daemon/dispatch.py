@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from pyvirt.rpc.wire import (
     vol_from_wire,
     vol_to_wire,
 )
-from pyvirt.virterror import ErrorCode, VirtError
+from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 CONNECT_RO = 1  # virConnectFlags
 LIB_VERSION = 9_000_000  # the libvirt API level we speak: 9.0.0, Debian 12's
@@ -328,6 +329,113 @@ async def _event_register(s: Session, h: Header, a: Args) -> Ret:
 async def _event_deregister(s: Session, h: Header, a: Args) -> Ret:
     s.deregister_event(a["callbackID"])
     return None
+
+
+XML_INACTIVE = 2  # virDomainXMLFlags
+AFFECT_LIVE, AFFECT_CONFIG = 1, 2  # virDomainModificationImpact
+VCPU_MAXIMUM = 4
+
+
+def not_supported(proc: Proc) -> VirtError:
+    return VirtError(
+        ErrorCode.NO_SUPPORT,
+        f"this function is not supported by the connection driver: {api_name(proc)}",
+    )
+
+
+async def edit_config(s: Session, h: Header, a: Args, edit: Callable[[ET.Element], None]) -> None:
+    """Apply `edit` to the persistent definition (--config); live changes are not supported."""
+    driver, dom = driver_of(s), dom_from_wire(a["dom"])
+    live = a["flags"] & AFFECT_LIVE or (
+        not a["flags"] & AFFECT_CONFIG and await driver.is_active(dom)
+    )
+    if live:
+        raise not_supported(Proc(h.procedure))
+    doc = ET.fromstring(await driver.xml_desc(dom, XML_INACTIVE))
+    edit(doc)
+    await driver.define_xml(ET.tostring(doc, encoding="unicode"), 0)
+
+
+def child(doc: ET.Element, tag: str) -> ET.Element:
+    found = doc.find(tag)
+    return found if found is not None else ET.SubElement(doc, tag)
+
+
+@handles(Proc.DOMAIN_SET_MEMORY_FLAGS)
+async def _set_memory(s: Session, h: Header, a: Args) -> Ret:
+    def edit(doc: ET.Element) -> None:
+        maximum = doc.find("memory")
+        limit = int(maximum.text or 0) if maximum is not None else 0
+        if maximum is not None and maximum.get("unit", "KiB") == "KiB" and a["memory"] > limit:
+            raise VirtError(
+                ErrorCode.INVALID_ARG, "invalid argument: cannot set memory higher than max memory"
+            )
+        current = child(doc, "currentMemory")
+        current.text, current.attrib = str(a["memory"]), {"unit": "KiB"}
+
+    await edit_config(s, h, a, edit)
+    return None
+
+
+@handles(Proc.DOMAIN_SET_VCPUS_FLAGS)
+async def _set_vcpus(s: Session, h: Header, a: Args) -> Ret:
+    if a["nvcpus"] < 1:
+        raise VirtError(ErrorCode.INVALID_ARG, "invalid argument: argument unsupported: 0")
+
+    def edit(doc: ET.Element) -> None:
+        vcpu = child(doc, "vcpu")
+        if a["flags"] & VCPU_MAXIMUM:
+            vcpu.text = str(a["nvcpus"])
+        else:
+            if a["nvcpus"] > int(vcpu.text or 1):
+                raise VirtError(
+                    ErrorCode.INVALID_ARG,
+                    f"invalid argument: requested vcpus is greater than max allowable vcpus "
+                    f"for the persistent domain: {a['nvcpus']} > {vcpu.text}",
+                )
+            vcpu.set("current", str(a["nvcpus"]))
+            if a["nvcpus"] == int(vcpu.text or 1):
+                del vcpu.attrib["current"]
+
+    await edit_config(s, h, a, edit)
+    return None
+
+
+@handles(Proc.DOMAIN_SAVE)
+async def _save(s: Session, h: Header, a: Args) -> Ret:
+    await driver_of(s).save(dom_from_wire(a["dom"]), a["to"])
+    return None
+
+
+@handles(Proc.DOMAIN_RESTORE)
+async def _restore(s: Session, h: Header, a: Args) -> Ret:
+    await driver_of(s).restore(a["from"])
+    return None
+
+
+@handles(Proc.DOMAIN_SNAPSHOT_CREATE_XML, Proc.DOMAIN_SNAPSHOT_NUM)
+@handles(Proc.DOMAIN_SNAPSHOT_LIST_NAMES)
+async def _unsupported(s: Session, h: Header, a: Args) -> Ret:
+    """What neither driver does yet: libvirt's answer for a driver without the API."""
+    driver_of(s)
+    raise not_supported(Proc(h.procedure))
+
+
+@handles(Proc.CONNECT_LIST_ALL_NETWORKS)
+async def _list_networks(s: Session, h: Header, a: Args) -> Ret:
+    driver_of(s)
+    return {"nets": [], "ret": 0}  # no driver manages networks yet
+
+
+@handles(Proc.NETWORK_IS_ACTIVE, Proc.NETWORK_IS_PERSISTENT, Proc.NETWORK_GET_AUTOSTART)
+async def _network(s: Session, h: Header, a: Args) -> Ret:
+    driver_of(s)
+    uuid = uuidlib.UUID(bytes=bytes(a["net"]["uuid"]))
+    raise VirtError(
+        ErrorCode.NO_NETWORK,
+        f"Network not found: no network with matching uuid '{uuid}' ({a['net']['name']})",
+        ErrorDomain.NETWORK,
+    )
 
 
 # --- storage

@@ -9,12 +9,14 @@ from enum import IntEnum
 class RunningReason(IntEnum):
     UNKNOWN = 0
     BOOTED = 1
+    RESTORED = 3
     UNPAUSED = 5
 
 
 class PausedReason(IntEnum):
     UNKNOWN = 0
     USER = 1
+    SAVING = 3
     STARTING_UP = 11
 
 
@@ -28,6 +30,7 @@ class ShutoffReason(IntEnum):
     SHUTDOWN = 1
     DESTROYED = 2
     CRASHED = 3
+    SAVED = 5
     FAILED = 6
     DAEMON = 8
 
@@ -43,6 +46,7 @@ class UndefinedDetail(IntEnum):
 
 class StartedDetail(IntEnum):
     BOOTED = 0
+    RESTORED = 2
 
 
 class SuspendedDetail(IntEnum):
@@ -57,6 +61,7 @@ class StoppedDetail(IntEnum):
     SHUTDOWN = 0
     DESTROYED = 1
     CRASHED = 2
+    SAVED = 4
     FAILED = 5
 
 

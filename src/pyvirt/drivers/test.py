@@ -26,6 +26,7 @@ from pyvirt.drivers.base import (
     VolInfo,
     VolRef,
 )
+from pyvirt.drivers.save_image import read_header, write_header
 from pyvirt.drivers.test_xml import DomainDef, parse_domain
 from pyvirt.storage.xml import (
     PoolDef,
@@ -39,11 +40,12 @@ from pyvirt.storage.xml import (
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 # virDomain*Reason and virDomainEvent*DetailType numbers the driver uses.
-RUNNING_BOOTED, RUNNING_UNPAUSED = 1, 5
+RUNNING_BOOTED, RUNNING_RESTORED, RUNNING_UNPAUSED = 1, 3, 5
 PAUSED_USER = 2
-SHUTOFF_SHUTDOWN, SHUTOFF_DESTROYED = 1, 2
+SHUTOFF_SHUTDOWN, SHUTOFF_DESTROYED, SHUTOFF_SAVED = 1, 2, 5
 DEFINED_ADDED, DEFINED_UPDATED = 0, 1
-STOPPED_SHUTDOWN, STOPPED_DESTROYED = 0, 1
+STARTED_BOOTED, STARTED_RESTORED = 0, 2
+STOPPED_SHUTDOWN, STOPPED_DESTROYED, STOPPED_SAVED = 0, 1, 4
 
 # virConnectListAllDomains flags
 LIST_ACTIVE, LIST_INACTIVE, LIST_PERSISTENT, LIST_TRANSIENT = 1, 2, 4, 8
@@ -241,11 +243,13 @@ class TestDriver:
             raise _invalid("domain is not running")
         return dom
 
-    def _start(self, dom: _Domain) -> None:
+    def _start(
+        self, dom: _Domain, reason: int = RUNNING_BOOTED, detail: int = STARTED_BOOTED
+    ) -> None:
         dom.id = self._next_id
         self._next_id += 1
-        dom.state, dom.reason = DomainState.RUNNING, RUNNING_BOOTED
-        self._emit(dom, LifecycleEvent.STARTED, 0)
+        dom.state, dom.reason = DomainState.RUNNING, reason
+        self._emit(dom, LifecycleEvent.STARTED, detail)
 
     def _stop(self, dom: _Domain, reason: int, event_detail: int) -> None:
         dom.state, dom.reason = DomainState.SHUTOFF, reason
@@ -348,6 +352,22 @@ class TestDriver:
             )
         d = existing or self._add_domain(definition, persistent=False)
         self._start(d)
+        return d.ref
+
+    async def save(self, dom: DomainRef, path: str) -> None:
+        """As libvirt's test driver: the file holds the XML only (there is no VM state)."""
+        d = self._find_active(dom)
+        write_header(path, await self.xml_desc(dom, 0))
+        self._stop(d, SHUTOFF_SAVED, STOPPED_SAVED)
+
+    async def restore(self, path: str) -> DomainRef:
+        xml, _ = read_header(path)
+        definition = parse_domain(xml)
+        existing = self._check_new(definition)
+        if existing is not None and existing.active:
+            raise _invalid(f"domain '{definition.name}' is already active")
+        d = existing or self._add_domain(definition, persistent=False)
+        self._start(d, RUNNING_RESTORED, STARTED_RESTORED)
         return d.ref
 
     async def destroy(self, dom: DomainRef, flags: int) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import uuid as uuidlib
 from collections.abc import Callable
@@ -51,9 +52,12 @@ from .reasons import (
     SuspendedDetail,
     UndefinedDetail,
 )
+from .save_image import read_header, write_header
 from .vmm_process import RunRecord, VmmProcess, proc_start_time
 
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path, less its terminating NUL
+
+MIGRATING = ("setup", "active")  # query-migrate statuses of a migration under way
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class _Domain:
     record: RunRecord | None = None
     running: DomainDef | None = None  # the definition the VMM runs
     destroying: bool = False
+    saving: bool = False  # save() stops the VMM once its state is on disk
     rebooting: bool = False
     shut_down: bool = False  # the VMM reported SHUTDOWN (guest power-off or quit)
     stopped: asyncio.Event | None = None
@@ -295,7 +300,10 @@ class VmmDriver(DirPools):
             raise
         return dom.ref()
 
-    async def _start(self, dom: _Domain, config: DomainDef | None = None) -> None:
+    async def _start(
+        self, dom: _Domain, config: DomainDef | None = None, incoming: str | None = None
+    ) -> None:
+        """Spawn the VMM; with `incoming` (a migration URI), it loads a saved state first."""
         if dom.vmm is not None:
             raise _invalid("domain is already running")
         config = config or dom.config
@@ -313,11 +321,12 @@ class VmmDriver(DirPools):
         remove(qmp)
         paths = RuntimePaths(str(qmp), str(run_dir / f"{config.uuid}.pid"))
         argv = qemu_argv(config, [config.devices.emulator or self._emulator], paths)
+        argv += ["-incoming", incoming] if incoming else []
         vmm = await VmmProcess.spawn(argv, str(qmp), self._path("log", name, ".log"), name)
         if dom.id < 0:
             dom.id, self._next_id = self._next_id, self._next_id + 1
         dom.vmm, dom.running, dom.stopped = vmm, config, asyncio.Event()
-        dom.destroying = dom.rebooting = dom.shut_down = False
+        dom.destroying = dom.saving = dom.rebooting = dom.shut_down = False
         try:
             self._watch(dom)
             dom.record = RunRecord(
@@ -329,9 +338,13 @@ class VmmDriver(DirPools):
                 ptys=await vmm.ptys(),
             )
             write_json(self._path("run", name, ".json"), dom.record.to_json())
-            self._set_state(dom, DomainState.RUNNING, RunningReason.BOOTED)
-            self._emit(dom, LifecycleEvent.STARTED, StartedDetail.BOOTED)
-            await vmm.execute("cont")
+            if incoming:
+                self._set_state(dom, DomainState.RUNNING, RunningReason.RESTORED)
+                self._emit(dom, LifecycleEvent.STARTED, StartedDetail.RESTORED)
+            else:
+                self._set_state(dom, DomainState.RUNNING, RunningReason.BOOTED)
+                self._emit(dom, LifecycleEvent.STARTED, StartedDetail.BOOTED)
+            await vmm.execute("cont")  # during an incoming migration: run once it is loaded
         except BaseException:
             dom.destroying = True
             vmm.kill(signal.SIGKILL)
@@ -362,7 +375,9 @@ class VmmDriver(DirPools):
     def _on_exit(self, dom: _Domain, status: int | None) -> None:
         """The VMM is gone: say how, clean up, and restart it where the domain asks to."""
         crashed = False
-        if dom.destroying:
+        if dom.saving:
+            reason, detail = ShutoffReason.SAVED, StoppedDetail.SAVED
+        elif dom.destroying:
             reason, detail = ShutoffReason.DESTROYED, StoppedDetail.DESTROYED
         elif dom.shut_down or status == 0:
             reason, detail = ShutoffReason.SHUTDOWN, StoppedDetail.SHUTDOWN
@@ -370,7 +385,7 @@ class VmmDriver(DirPools):
             reason, detail = ShutoffReason.CRASHED, StoppedDetail.FAILED
             crashed = status is not None
         running = dom.running or dom.config
-        restart = not dom.destroying and (
+        restart = not (dom.destroying or dom.saving) and (
             dom.rebooting
             or (reason == ShutoffReason.SHUTDOWN and running.on_poweroff == "restart")
             or (crashed and running.on_crash == "restart")
@@ -411,6 +426,9 @@ class VmmDriver(DirPools):
         dom = await self._find(ref)
         vmm = self._active(dom)
         dom.destroying = True
+        await self._terminate(dom, vmm)
+
+    async def _terminate(self, dom: _Domain, vmm: VmmProcess) -> None:
         stopped = dom.stopped
         assert stopped is not None
         vmm.kill(signal.SIGTERM)
@@ -419,6 +437,47 @@ class VmmDriver(DirPools):
         except TimeoutError:
             vmm.kill(signal.SIGKILL)
             await stopped.wait()
+
+    async def save(self, ref: DomainRef, path: str) -> None:
+        """Pause, stream the state after a header with the XML (QMP migrate), stop the VMM."""
+        dom = await self._find(ref)
+        vmm = self._active(dom)
+        write_header(path, (dom.running or dom.config).to_xml())
+        was = (dom.state, dom.reason)
+        self._set_state(dom, DomainState.PAUSED, PausedReason.SAVING)
+        await vmm.execute("stop")
+        await vmm.execute("migrate", {"uri": f"exec:cat >> {shlex.quote(path)}"})
+        while (status := await vmm.execute("query-migrate")).get("status") in MIGRATING:
+            await asyncio.sleep(0.05)
+        if status.get("status") != "completed":
+            self._set_state(dom, *was)
+            if was[0] == DomainState.RUNNING:
+                await vmm.execute("cont")
+            remove(Path(path))
+            error = status.get("error-desc", status.get("status"))
+            raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: save: {error}")
+        dom.saving = True
+        await self._terminate(dom, vmm)
+
+    async def restore(self, path: str) -> DomainRef:
+        """Start a VMM that loads what save() wrote (from the offset after the header)."""
+        await self._ready()
+        xml, offset = read_header(path)
+        config = self._fill(parse_domain(xml))
+        dom = self._check_unique(config)
+        if dom is None:
+            dom = self._domains[config.name] = _Domain(config, persistent=False)
+        incoming = f"exec:tail -c +{offset + 1} {shlex.quote(path)}"
+        try:
+            await self._start(dom, config, incoming)
+            vmm = self._active(dom)
+            while (await vmm.execute("query-status"))["status"] == "inmigrate":
+                await asyncio.sleep(0.05)
+        except BaseException:
+            if not dom.persistent and dom.vmm is None:
+                self._domains.pop(dom.name, None)
+            raise
+        return dom.ref()
 
     async def shutdown(self, ref: DomainRef, flags: int) -> None:
         dom = await self._find(ref)

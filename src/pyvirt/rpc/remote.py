@@ -40,6 +40,8 @@ Vol = Struct(
     ("key", NonnullString),
 )
 
+DomainSnapshot = Struct("remote_nonnull_domain_snapshot", ("name", NonnullString), ("dom", Domain))
+
 Error = Struct(
     "remote_error",
     ("code", Int),
@@ -69,6 +71,7 @@ _xml = ("xml", NonnullString)
 DomArgs = _s("dom_args", _dom)
 DomFlagsArgs = _s("dom_flags_args", _dom, _flags)
 DomRet = _s("dom_ret", _dom)
+NetArgs = _s("net_args", ("net", Network))
 PoolArgs = _s("pool_args", _pool)
 PoolFlagsArgs = _s("pool_flags_args", _pool, _flags)
 PoolRet = _s("pool_ret", _pool)
@@ -111,6 +114,9 @@ class Proc(IntEnum):
     DOMAIN_SHUTDOWN = 33
     DOMAIN_SUSPEND = 34
     DOMAIN_UNDEFINE = 35
+    NETWORK_GET_AUTOSTART = 44
+    DOMAIN_RESTORE = 54
+    DOMAIN_SAVE = 55
     CONNECT_GET_HOSTNAME = 59
     CONNECT_SUPPORTS_FEATURE = 60
     AUTH_LIST = 66
@@ -142,12 +148,19 @@ class Proc(IntEnum):
     CONNECT_IS_SECURE = 149
     DOMAIN_IS_ACTIVE = 150
     DOMAIN_IS_PERSISTENT = 151
+    NETWORK_IS_ACTIVE = 152
+    NETWORK_IS_PERSISTENT = 153
     STORAGE_POOL_IS_ACTIVE = 154
     STORAGE_POOL_IS_PERSISTENT = 155
     CONNECT_GET_LIB_VERSION = 157
     DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183
+    DOMAIN_SNAPSHOT_CREATE_XML = 185
+    DOMAIN_SNAPSHOT_NUM = 187
+    DOMAIN_SNAPSHOT_LIST_NAMES = 188
     DOMAIN_CREATE_WITH_FLAGS = 196
+    DOMAIN_SET_VCPUS_FLAGS = 199
     DOMAIN_OPEN_CONSOLE = 201
+    DOMAIN_SET_MEMORY_FLAGS = 204
     DOMAIN_IS_UPDATED = 202
     DOMAIN_GET_STATE = 212
     DOMAIN_UNDEFINE_FLAGS = 231
@@ -157,6 +170,7 @@ class Proc(IntEnum):
     CONNECT_LIST_ALL_DOMAINS = 273
     CONNECT_LIST_ALL_STORAGE_POOLS = 281
     STORAGE_POOL_LIST_ALL_VOLUMES = 282
+    CONNECT_LIST_ALL_NETWORKS = 283
     CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
     CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317
     DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318
@@ -295,6 +309,43 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
         Void,
         _RO,
     ),
+    (
+        Proc.DOMAIN_SET_MEMORY_FLAGS,
+        _s("set_memory_flags_args", _dom, ("memory", UHyper), _flags),
+        Void,
+        _RW,
+    ),
+    (
+        Proc.DOMAIN_SET_VCPUS_FLAGS,
+        _s("set_vcpus_flags_args", _dom, ("nvcpus", UInt), _flags),
+        Void,
+        _RW,
+    ),
+    (Proc.DOMAIN_SAVE, _s("save_args", _dom, ("to", NonnullString)), Void, _RW),
+    (Proc.DOMAIN_RESTORE, _s("restore_args", ("from", NonnullString)), Void, _RW),
+    (
+        Proc.DOMAIN_SNAPSHOT_CREATE_XML,
+        _s("snapshot_create_xml_args", _dom, ("xml_desc", NonnullString), _flags),
+        _s("snapshot_create_xml_ret", ("snap", DomainSnapshot)),
+        _RW,
+    ),
+    (Proc.DOMAIN_SNAPSHOT_NUM, DomFlagsArgs, _int_ret("num"), _RO),
+    (
+        Proc.DOMAIN_SNAPSHOT_LIST_NAMES,
+        _s("snapshot_list_names_args", _dom, ("maxnames", Int), _flags),
+        _s("snapshot_list_names_ret", ("names", Array(NonnullString, LIST_MAX))),
+        _RO,
+    ),
+    # --- networks (pyvirtd has none yet; the client lists a real libvirtd's)
+    (
+        Proc.CONNECT_LIST_ALL_NETWORKS,
+        _s("list_all_networks_args", ("need_results", Int), _flags),
+        _s("list_all_networks_ret", ("nets", Array(Network, LIST_MAX)), ("ret", UInt)),
+        _RO,
+    ),
+    (Proc.NETWORK_IS_ACTIVE, NetArgs, _int_ret("active"), _RO),
+    (Proc.NETWORK_IS_PERSISTENT, NetArgs, _int_ret("persistent"), _RO),
+    (Proc.NETWORK_GET_AUTOSTART, NetArgs, _int_ret("autostart"), _RO),
     # --- storage
     (
         Proc.CONNECT_LIST_ALL_STORAGE_POOLS,

@@ -1,0 +1,5 @@
+import sys
+
+from pyvirt.install.main import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from pyvirt.virsh.main import main
+
+sys.exit(main())
