@@ -39,6 +39,9 @@ def normalise(text: str, top: Path, uuids: bool = False) -> str:
     return UUID.sub("<uuid>", text) if uuids else text
 
 
+USAGE = re.compile(r"^usage: .*\n", re.M)
+
+
 def run(argv: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, input=stdin)
     return Result(proc.returncode, proc.stdout, proc.stderr)
@@ -71,8 +74,9 @@ class Pair:
         return (
             Result(ref.status, normalise(ref.stdout, self.ref_top, uuids),
                    normalise(ref.stderr, self.ref_top, uuids)),
+            # pyvirsh adds the command's synopsis after a usage error (test_usage_errors)
             Result(ours.status, normalise(ours.stdout, self.ours_top, uuids),
-                   normalise(ours.stderr, self.ours_top, uuids)),
+                   USAGE.sub("", normalise(ours.stderr, self.ours_top, uuids))),
         )  # fmt: skip
 
     def ours_run(self, *args: str, env: dict[str, str] | None = None) -> Result:

@@ -77,6 +77,17 @@ def test_errors(pair: Pair) -> None:
         assert pair.same(*args).status == 1, args
 
 
+def test_usage_errors_add_the_synopsis(pair: Pair) -> None:
+    """Beyond virsh: after virsh's own message, the command's synopsis."""
+    for args, synopsis in [
+        (["list", "--bogus"], "usage: list [--inactive] [--all]"),
+        (["dominfo"], "usage: dominfo <domain>"),
+    ]:
+        out = pair.ours_run(*args)
+        assert out.status == 1
+        assert out.stderr.splitlines()[-1].startswith(synopsis), out.stderr
+
+
 def test_life_cycle(pair: Pair, tmp_path: Path) -> None:
     demo = xml_file(tmp_path, "demo", "11111111-2222-3333-4444-555555555555")
     pair.script(

@@ -42,7 +42,7 @@ def parse(ctl: Ctl, words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
         return cmd, parse_args(cmd, words[1:])
     except VirshError as e:
         report(e)
-        if ctl.interactive and e.usage and words[0] in help.COMMANDS:
+        if e.usage and words[0] in help.COMMANDS:  # beyond virsh: the synopsis too
             print(f"usage: {help.COMMANDS[words[0]].synopsis()}", file=sys.stderr)
         raise
 
