@@ -17,7 +17,8 @@ INTERRUPT_PRIORITY = (MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP
 HARDWARE_LINES = (1 << MIP_MSIP) | (1 << MIP_MTIP) | (1 << MIP_MEIP) | (1 << MIP_SEIP)
 MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP = 2, 8, 32, 128, 256
 MSTATUS_MPRV, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR = 1 << 17, 1 << 20, 1 << 21, 1 << 22
-BLOCKS_PER_SLICE = 64  # between looks at interrupts and the stop event
+BLOCKS_PER_SLICE = 64  # dispatches between looks at interrupts and the stop event
+CHAIN_LIMIT = 15  # blocks a dispatch may chain into after the first (so pokes are seen)
 M64 = (1 << 64) - 1
 
 
@@ -121,10 +122,15 @@ class Hart:
             self.run_slice(1)
 
     def run_slice(self, blocks: int = BLOCKS_PER_SLICE) -> None:
-        """Dispatch up to `blocks` translated blocks; stops early after a system instruction."""
+        """Dispatch up to `blocks` translated blocks; stops early after a system instruction.
+
+        Each dispatched block may chain into up to CHAIN_LIMIT linked successors
+        (none when `blocks` is 1, so `step` runs exactly one block).
+        """
         x, pc = self.x, self.pc
         jump_map = self.translator.jump_maps[self.priv]
         rt, wt, lookup = self.read_tlb, self.write_tlb, self.translator.lookup
+        chain = CHAIN_LIMIT if blocks > 1 else 0
         try:
             for _ in range(blocks):
                 fn = jump_map.get(pc)
@@ -133,7 +139,7 @@ class Hart:
                         self._poked = False
                         break
                     fn = lookup(pc)
-                pc = fn(x, rt, wt, self)
+                pc = fn(x, rt, wt, self, chain)
                 if pc > M64:
                     pc &= M64
                     break

@@ -3,7 +3,7 @@
 A block runs from a virtual pc to the first jump, branch or system instruction,
 the end of its page, or `max_block` instructions. It is compiled into::
 
-    def block(x, RT, WT, h):      # registers list, data TLBs, hart
+    def block(x, RT, WT, h, d):   # registers list, data TLBs, hart, chain budget
         r5 = x[5]; ...            # the guest registers it uses, as locals
         try:
             ...                   # one statement group per instruction
@@ -12,6 +12,10 @@ the end of its page, or `max_block` instructions. It is compiled into::
             raise
         x[5] = r5; ...
         h.instret += N
+        if d:                     # chaining: a direct exit calls its linked successor
+            f = L0 or LINK(B, 0)  # (patched in on first use, like QEMU's goto_tb)
+            if f:
+                return f(x, RT, WT, h, d - 1)
         return nx                 # next pc (| SYSTEM_EXIT after a system instruction)
 
 A block whose branch or jump goes back to its own start loops inside the
@@ -21,6 +25,9 @@ local. The line that raised a Trap maps back to the instruction's pc.
 Blocks are cached per physical page (keyed by virtual and physical pc, as the
 code bakes in virtual addresses) and found through `jump_maps`, one dict per
 privilege level from virtual pc to function, cleared whenever mappings change.
+Links (the globals L0/L1 of a block's function) only go to blocks on the same
+page, so they hold under any mapping and privilege that reaches the block; a
+page invalidation cuts them. Chained calls nest, at most `d` deep per dispatch.
 """
 
 from __future__ import annotations
@@ -59,6 +66,13 @@ class Block:
     spans: tuple[tuple[int, int], ...]  # physical [start, end) of its code bytes
     fn: FunctionType | None = None
     source: str = field(default="", repr=False)
+    exits: tuple[int, ...] = ()  # chainable targets: direct, on the block's first page
+    namespace: dict[str, object] = field(default_factory=dict, repr=False)  # holds links L0, L1
+
+    def unlink(self) -> None:
+        """Cut the links to successors: the next exit goes back to the dispatch loop."""
+        for slot in range(len(self.exits)):
+            self.namespace[f"L{slot}"] = None
 
     def index_of_line(self, line: int) -> int:
         return max(0, bisect.bisect_right(self.first_lines, line) - 1)
@@ -94,15 +108,36 @@ class Translator:
         self.jump_maps[hart.priv][vpc] = block.fn
         return block.fn
 
+    def link(self, block: Block, slot: int) -> FunctionType | None:
+        """Patch exit `slot` of `block` to call its successor directly (goto_tb), if it may.
+
+        Only a successor wholly on the block's own first page is linked: any mapping
+        that reaches the block reaches it too, and invalidating that page drops (and
+        unlinks) both, so links survive `unmap` and need cutting only in
+        `invalidate_page`. None leaves the exit to the dispatch loop.
+        """
+        try:
+            fn = self.lookup(block.exits[slot])
+        except Trap:
+            return None  # the dispatch loop raises it again, precisely
+        if self.by_code[fn.__code__].pages != block.pages[:1]:
+            return None
+        block.namespace[f"L{slot}"] = fn
+        return fn
+
     def block_of(self, trap: BaseException) -> tuple[Block, int] | None:
-        """(block, instruction index) where `trap` was raised, if inside translated code."""
+        """(block, instruction index) where `trap` was raised, if inside translated code.
+
+        Chained blocks nest, so the innermost block frame is the one that raised.
+        """
+        found = None
         tb = trap.__traceback__
         while tb is not None:
             block = self.by_code.get(tb.tb_frame.f_code)
             if block is not None:
-                return block, block.index_of_line(tb.tb_lineno)
+                found = block, block.index_of_line(tb.tb_lineno)
             tb = tb.tb_next
-        return None
+        return found
 
     def code_written(self, paddr: int, size: int) -> None:
         """A store to a code page: drop the page's blocks if it hit translated bytes."""
@@ -123,6 +158,7 @@ class Translator:
         self.hart.mmu.code_pages.discard(ppn)
         if blocks:
             for block in blocks.values():
+                block.unlink()
                 if block.fn is not None:
                     self.by_code.pop(block.fn.__code__, None)
                 for page in block.pages:
@@ -191,7 +227,7 @@ class Translator:
         last = codes[-1][1]
         loops = self.max_block > 1 and last.taken == vpc and last.cond is not None
         written = sorted({c.writes for _, c in codes} - {0})
-        lines = ["def block(x, RT, WT, h):"]
+        lines = ["def block(x, RT, WT, h, d):"]
         lines += [f"    r{n} = x[{n}]" for n in used]
         if loops:
             lines.append("    it = 0")
@@ -219,12 +255,53 @@ class Translator:
         lines.append("        raise")
         lines += [line[4:] for line in writeback]
         lines.append(f"    h.instret += {f'(it + 1) * {n}' if loops else n}")
+        exits = self._exits(vpc, last, end, loops)
+        lines += self._chain(exits, unconditional=last.cond != "c" and not loops)
         lines.append(f"    return nx{' | SYSTEM_EXIT' if last.system else ''}")
         source = "\n".join(lines) + "\n"
-        namespace = dict(NAMESPACE, SYSTEM_EXIT=SYSTEM_EXIT)
+        namespace: dict[str, object] = dict(NAMESPACE, SYSTEM_EXIT=SYSTEM_EXIT, LINK=self.link)
         exec(compile(source, f"<rv block {vpc:#x}>", "exec"), namespace)
         pcs = [pc for pc, _ in codes]
-        block = Block(pcs, first_lines, pages, spans, namespace["block"], source)
-        assert block.fn is not None
+        fn = namespace["block"]
+        assert isinstance(fn, FunctionType)
+        block = Block(pcs, first_lines, pages, spans, fn, source, exits, namespace)
+        namespace["B"] = block
+        block.unlink()
         self.by_code[block.fn.__code__] = block
         return block
+
+    @staticmethod
+    def _exits(vpc: int, last: Code, end: int, loops: bool) -> tuple[int, ...]:
+        """The direct successors a block may chain to: fall-through, jal and branch targets
+        on its own page. Not after a system instruction (the dispatch loop must look
+        again), nor a loop's own start (it already ran LOOP_LIMIT times)."""
+        if last.system:
+            return ()
+        if not last.ends_block:
+            targets = [end]
+        elif last.cond == "True":
+            targets = [last.taken]
+        elif last.cond == "c":
+            targets = [last.taken, end]
+        else:
+            return ()  # jalr, illegal instruction
+        own_page = (t for t in targets if t is not None and t >> 12 == vpc >> 12)
+        return tuple(dict.fromkeys(t for t in own_page if not (loops and t == vpc)))
+
+    @staticmethod
+    def _chain(exits: tuple[int, ...], unconditional: bool) -> list[str]:
+        """Tail lines calling the linked successor while the chain budget `d` lasts."""
+        if not exits:
+            return []
+        lines = ["    if d:"]
+        if unconditional:
+            lines.append("        f = L0 or LINK(B, 0)")
+            lines.append("        if f:")
+            lines.append("            return f(x, RT, WT, h, d - 1)")
+            return lines
+        for slot, target in enumerate(exits):
+            lines.append(f"        {'if' if slot == 0 else 'elif'} nx == {target:#x}:")
+            lines.append(f"            f = L{slot} or LINK(B, {slot})")
+            lines.append("            if f:")
+            lines.append("                return f(x, RT, WT, h, d - 1)")
+        return lines
