@@ -12,11 +12,13 @@ the end of its page, or `max_block` instructions. It is compiled into::
             raise
         x[5] = r5; ...
         h.instret += N
-        if d:                     # chaining: a direct exit calls its linked successor
-            f = L0 or LINK(B, 0)  # (patched in on first use, like QEMU's goto_tb)
-            if f:
-                return f(x, RT, WT, h, d - 1)
         return nx                 # next pc (| SYSTEM_EXIT after a system instruction)
+
+A block with direct exits (fall-through, jal, branch targets) on its own page
+ends instead with a call of its successor, found in its links `S` or linked
+on first use like QEMU's goto_tb (one line: translation dominates boots)::
+
+        return (S.get(nx) or LINK(B, nx))(x, RT, WT, h, d - 1) if d else nx
 
 A block whose branch or jump goes back to its own start loops inside the
 function (up to LOOP_LIMIT times, so interrupts stay timely): registers stay
@@ -25,15 +27,16 @@ local. The line that raised a Trap maps back to the instruction's pc.
 Blocks are cached per physical page (keyed by virtual and physical pc, as the
 code bakes in virtual addresses) and found through `jump_maps`, one dict per
 privilege level from virtual pc to function, cleared whenever mappings change.
-Links (the globals L0/L1 of a block's function) only go to blocks on the same
-page, so they hold under any mapping and privilege that reaches the block; a
-page invalidation cuts them. Chained calls nest, at most `d` deep per dispatch.
+Links only go to blocks on the same page, so they hold under any mapping and
+privilege that reaches the block; a page invalidation cuts them. Chained calls
+nest, at most `d` deep per dispatch.
 """
 
 from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING
@@ -67,12 +70,7 @@ class Block:
     fn: FunctionType | None = None
     source: str = field(default="", repr=False)
     exits: tuple[int, ...] = ()  # chainable targets: direct, on the block's first page
-    namespace: dict[str, object] = field(default_factory=dict, repr=False)  # holds links L0, L1
-
-    def unlink(self) -> None:
-        """Cut the links to successors: the next exit goes back to the dispatch loop."""
-        for slot in range(len(self.exits)):
-            self.namespace[f"L{slot}"] = None
+    links: dict[int, Callable[..., int]] = field(default_factory=dict, repr=False)  # `S`
 
     def index_of_line(self, line: int) -> int:
         return max(0, bisect.bisect_right(self.first_lines, line) - 1)
@@ -108,21 +106,24 @@ class Translator:
         self.jump_maps[hart.priv][vpc] = block.fn
         return block.fn
 
-    def link(self, block: Block, slot: int) -> FunctionType | None:
-        """Patch exit `slot` of `block` to call its successor directly (goto_tb), if it may.
+    def link(self, block: Block, target: int) -> Callable[..., int]:
+        """Link `block`'s exit to `target` (goto_tb): its successor's function, if it may.
 
         Only a successor wholly on the block's own first page is linked: any mapping
         that reaches the block reaches it too, and invalidating that page drops (and
         unlinks) both, so links survive `unmap` and need cutting only in
-        `invalidate_page`. None leaves the exit to the dispatch loop.
+        `invalidate_page`. Otherwise the link is a stub handing `target` back to the
+        dispatch loop.
         """
-        try:
-            fn = self.lookup(block.exits[slot])
-        except Trap:
-            return None  # the dispatch loop raises it again, precisely
-        if self.by_code[fn.__code__].pages != block.pages[:1]:
-            return None
-        block.namespace[f"L{slot}"] = fn
+        fn: Callable[..., int] = _exit_to(target)
+        if target in block.exits:
+            try:
+                fn = self.lookup(target)
+            except Trap:
+                return fn  # the dispatch loop raises it again, precisely
+            if self.by_code[fn.__code__].pages != block.pages[:1]:
+                fn = _exit_to(target)
+        block.links[target] = fn
         return fn
 
     def block_of(self, trap: BaseException) -> tuple[Block, int] | None:
@@ -158,7 +159,7 @@ class Translator:
         self.hart.mmu.code_pages.discard(ppn)
         if blocks:
             for block in blocks.values():
-                block.unlink()
+                block.links.clear()
                 if block.fn is not None:
                     self.by_code.pop(block.fn.__code__, None)
                 for page in block.pages:
@@ -256,17 +257,18 @@ class Translator:
         lines += [line[4:] for line in writeback]
         lines.append(f"    h.instret += {f'(it + 1) * {n}' if loops else n}")
         exits = self._exits(vpc, last, end, loops)
-        lines += self._chain(exits, unconditional=last.cond != "c" and not loops)
-        lines.append(f"    return nx{' | SYSTEM_EXIT' if last.system else ''}")
+        if exits:
+            lines.append("    return (S.get(nx) or LINK(B, nx))(x, RT, WT, h, d - 1) if d else nx")
+        else:
+            lines.append(f"    return nx{' | SYSTEM_EXIT' if last.system else ''}")
         source = "\n".join(lines) + "\n"
-        namespace: dict[str, object] = dict(NAMESPACE, SYSTEM_EXIT=SYSTEM_EXIT, LINK=self.link)
+        links: dict[int, Callable[..., int]] = {}
+        namespace = dict(NAMESPACE, SYSTEM_EXIT=SYSTEM_EXIT, LINK=self.link, S=links)
         exec(compile(source, f"<rv block {vpc:#x}>", "exec"), namespace)
         pcs = [pc for pc, _ in codes]
-        fn = namespace["block"]
-        assert isinstance(fn, FunctionType)
-        block = Block(pcs, first_lines, pages, spans, fn, source, exits, namespace)
+        block = Block(pcs, first_lines, pages, spans, namespace["block"], source, exits, links)
         namespace["B"] = block
-        block.unlink()
+        assert block.fn is not None
         self.by_code[block.fn.__code__] = block
         return block
 
@@ -288,20 +290,11 @@ class Translator:
         own_page = (t for t in targets if t is not None and t >> 12 == vpc >> 12)
         return tuple(dict.fromkeys(t for t in own_page if not (loops and t == vpc)))
 
-    @staticmethod
-    def _chain(exits: tuple[int, ...], unconditional: bool) -> list[str]:
-        """Tail lines calling the linked successor while the chain budget `d` lasts."""
-        if not exits:
-            return []
-        lines = ["    if d:"]
-        if unconditional:
-            lines.append("        f = L0 or LINK(B, 0)")
-            lines.append("        if f:")
-            lines.append("            return f(x, RT, WT, h, d - 1)")
-            return lines
-        for slot, target in enumerate(exits):
-            lines.append(f"        {'if' if slot == 0 else 'elif'} nx == {target:#x}:")
-            lines.append(f"            f = L{slot} or LINK(B, {slot})")
-            lines.append("            if f:")
-            lines.append("                return f(x, RT, WT, h, d - 1)")
-        return lines
+
+def _exit_to(target: int) -> Callable[..., int]:
+    """A link that is no shortcut: it returns `target` to the dispatch loop."""
+
+    def exit_to(x: list[int], rt: object, wt: object, h: Hart, d: int) -> int:
+        return target
+
+    return exit_to
