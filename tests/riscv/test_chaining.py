@@ -94,3 +94,13 @@ def test_rewritten_successor_is_not_entered(fence: int) -> None:
     hart.x[5], hart.x[8], hart.x[9], hart.x[10] = 2, old, RAM_BASE + 0x10, new
     run_to_wfi(hart)
     assert hart.x[6] == 1 + 100
+
+
+def test_trap_in_a_chained_block_is_precise() -> None:
+    hart, _ = machine([
+        addi(5, 0, 1), jal(8), NOP,  # A, chains to B
+        addi(7, 0, 2), 0x00003403, NOP,  # B: ld x8, 0(x0) faults (nothing at 0)
+    ])  # fmt: skip
+    hart.run_slice()
+    assert (hart.csrs[0x342], hart.csrs[0x341]) == (5, RAM_BASE + 0x10)  # load access fault
+    assert (hart.instret, hart.x[5], hart.x[7]) == (3, 1, 2)
