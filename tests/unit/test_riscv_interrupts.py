@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from pyvirt.machine.riscv.clint import MTIME, MTIMECMP_BASE, NEVER, Clint
+from pyvirt.machine.riscv.deadline import DeadlineTimer
 from pyvirt.machine.riscv.plic import CONTEXT_BASE, ENABLE_BASE, PENDING_BASE, Plic
 from pyvirt.tcg.riscv.hart import MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP
 
@@ -157,3 +159,15 @@ def test_plic_disabled_source_and_hostile_accesses() -> None:
     complete(p, 0, 12345)
     with pytest.raises(ValueError):
         p.line(97)
+
+
+def test_a_deadline_centuries_away_keeps_the_timer_thread_alive() -> None:
+    fired = threading.Event()
+    timer = DeadlineTimer(fired.set, name="far")
+    try:
+        timer.arm(time.monotonic() + 2.0**62)  # a guest's mtimecmp near 2**64 ticks
+        time.sleep(0.05)
+        timer.arm(time.monotonic())
+        assert fired.wait(5), "the timer thread died on a far deadline"
+    finally:
+        timer.close()

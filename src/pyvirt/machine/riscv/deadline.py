@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+MAX_WAIT = 3600.0  # seconds per wait; a later deadline is waited for in steps
+
 
 class DeadlineTimer:
     def __init__(self, callback: Callable[[], None], name: str = "timer") -> None:
@@ -42,7 +44,9 @@ class DeadlineTimer:
                     continue
                 delay = self._deadline - time.monotonic()
                 if delay > 0:
-                    self._cond.wait(delay)
+                    # Bounded: a guest may program a deadline centuries away (mtimecmp
+                    # near 2**64), beyond what a timed wait accepts.
+                    self._cond.wait(min(delay, MAX_WAIT))
                     continue
                 self._deadline = None
                 self._cond.release()
