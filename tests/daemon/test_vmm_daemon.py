@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from tests.daemon.daemons import Daemon, start_pyvirtd
 from tests.support import TinyGuests
 
 pytestmark = pytest.mark.kvm
+libvirt = pytest.importorskip("libvirt")
 
 
 @pytest.fixture
@@ -88,5 +91,72 @@ def test_restart_keeps_domains_and_running_vmms(session: tuple[Path, str]) -> No
         assert "event 'lifecycle' for domain 'spin': Stopped Failed" in out
         assert "spin" in ok(daemon, "list", "--all")
         ok(daemon, "undefine", "spin")
+    finally:
+        daemon.stop()
+
+
+PROGRESS = re.compile(r"Save: \[([ \d]{2}\d) %\]")  # virshPrintJobProgress's format
+
+
+class SlowDisk:
+    """A FIFO that takes a save at ~20 MB/s into `copy`: 32 MiB then take over a second,
+    more than virsh's half a second between polls."""
+
+    def __init__(self, fifo: Path, copy: Path) -> None:
+        os.mkfifo(fifo)
+        self.fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # a reader from the start
+        self.copy = copy.open("wb")
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._drain)
+        self.thread.start()
+
+    def _read(self, size: int) -> bool:
+        try:
+            chunk = os.read(self.fd, size)
+        except BlockingIOError:
+            return False
+        self.copy.write(chunk)
+        return True
+
+    def _drain(self) -> None:
+        while not self.done.wait(0.01):
+            self._read(200_000)
+
+    def close(self) -> None:
+        """Once the save returned: the rest is in the pipe already."""
+        self.done.set()
+        self.thread.join()
+        while self._read(1 << 16):
+            pass
+        os.close(self.fd)
+        self.copy.close()
+
+
+def test_save_verbose_shows_progress(session: tuple[Path, str], tiny_guests: TinyGuests) -> None:
+    """virsh polls virDomainGetJobStats while the save runs and prints the percentage."""
+    tmp, xml = session
+    xml = xml.replace("<name>spin", "<name>big").replace(">32<", ">256<")
+    xml = xml.replace(str(tiny_guests["counter"]), str(tiny_guests["filler"]))
+    (tmp / "big.xml").write_text(xml)
+    daemon = start_pyvirtd(tmp, "pyvirt:///session")
+    uri = daemon.uri("pyvirt", "/session")
+    try:
+        ok(daemon, "create", str(tmp / "big.xml"))
+        console = VirshConsole(uri, "big")
+        console.read_until(b"filler: ready")
+        assert console.quit() == 0
+        conn = libvirt.open(uri)
+        assert conn.lookupByName("big").jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE
+        disk = SlowDisk(tmp / "fifo", tmp / "big.save")
+        try:
+            result = virsh(uri, "save", "--verbose", "big", str(tmp / "fifo"))
+        finally:
+            disk.close()
+        assert result.returncode == 0, result.stderr
+        steps = [int(p) for p in PROGRESS.findall(result.stderr)]
+        assert len(steps) >= 2 and steps[-1] == 100 and steps == sorted(steps), result.stderr
+        ok(daemon, "restore", str(tmp / "big.save"))
+        ok(daemon, "destroy", "big")
+        conn.close()
     finally:
         daemon.stop()
