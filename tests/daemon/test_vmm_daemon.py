@@ -21,6 +21,7 @@ from tests.conftest import kvm_usable
 from tests.daemon.conftest import VIRSH, VirshConsole, virsh
 from tests.daemon.daemons import Daemon, start_pyvirtd
 from tests.support import TinyGuests
+from tests.virsh.conftest import PYVIRSH
 
 pytestmark = pytest.mark.kvm
 libvirt = pytest.importorskip("libvirt")
@@ -98,11 +99,17 @@ def test_restart_keeps_domains_and_running_vmms(session: tuple[Path, str]) -> No
 PROGRESS = re.compile(r"Save: \[([ \d]{2}\d) %\]")  # virshPrintJobProgress's format
 
 
+def run_argv(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A client's run; text mode turns the progress lines' \\r into \\n."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
 class SlowDisk:
     """A FIFO that takes a save at ~20 MB/s into `copy`: 32 MiB then take over a second,
     more than virsh's half a second between polls."""
 
     def __init__(self, fifo: Path, copy: Path) -> None:
+        self.fifo = fifo
         os.mkfifo(fifo)
         self.fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # a reader from the start
         self.copy = copy.open("wb")
@@ -147,15 +154,23 @@ def test_save_verbose_shows_progress(session: tuple[Path, str], tiny_guests: Tin
         assert console.quit() == 0
         conn = libvirt.open(uri)
         assert conn.lookupByName("big").jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE
-        disk = SlowDisk(tmp / "fifo", tmp / "big.save")
-        try:
-            result = virsh(uri, "save", "--verbose", "big", str(tmp / "fifo"))
-        finally:
-            disk.close()
-        assert result.returncode == 0, result.stderr
-        steps = [int(p) for p in PROGRESS.findall(result.stderr)]
-        assert len(steps) >= 2 and steps[-1] == 100 and steps == sorted(steps), result.stderr
-        ok(daemon, "restore", str(tmp / "big.save"))
+        outputs = {}
+        for name, argv in (("virsh", [VIRSH]), ("pyvirsh", PYVIRSH)):
+            disk = SlowDisk(tmp / f"{name}.fifo", tmp / f"{name}.save")
+            try:
+                result = run_argv([*argv, "-c", uri, "save", "--verbose", "big", str(disk.fifo)])
+            finally:
+                disk.close()
+            assert result.returncode == 0, result.stderr
+            steps = [int(p) for p in PROGRESS.findall(result.stderr)]
+            assert len(steps) >= 2 and steps[-1] == 100 and steps == sorted(steps), result.stderr
+            assert result.stderr == "".join(f"\nSave: [{p:3d} %]" for p in steps)
+            outputs[name] = result.stdout.replace(str(disk.fifo), "FILE")
+            verbose = ["--verbose"] if name == "pyvirsh" else []  # virsh 9.0's restore has none
+            restore = run_argv([*argv, "-c", uri, "restore", *verbose, str(tmp / f"{name}.save")])
+            assert restore.returncode == 0, restore.stderr
+        assert outputs["virsh"] == outputs["pyvirsh"]
+        assert restore.stderr.endswith("Restore: [100 %]")
         ok(daemon, "destroy", "big")
         conn.close()
     finally:
