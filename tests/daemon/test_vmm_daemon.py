@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from pyvirt.vmm import options as vmm_options
@@ -22,6 +23,7 @@ from tests.daemon.conftest import VIRSH, VirshConsole, virsh
 from tests.daemon.daemons import Daemon, start_pyvirtd
 from tests.support import TinyGuests
 from tests.virsh.conftest import PYVIRSH
+from tests.virsh.test_interactive import spawn
 
 pytestmark = pytest.mark.kvm
 libvirt = pytest.importorskip("libvirt")
@@ -171,7 +173,14 @@ def test_save_verbose_shows_progress(session: tuple[Path, str], tiny_guests: Tin
             assert restore.returncode == 0, restore.stderr
         assert outputs["virsh"] == outputs["pyvirsh"]
         assert restore.stderr.endswith("Restore: [100 %]")
-        ok(daemon, "destroy", "big")
+        disk = SlowDisk(tmp / "tty.fifo", tmp / "tty.save")
+        try:  # on a terminal: a bar, with or without --verbose
+            child = spawn([*PYVIRSH, "-c", uri, "save", "big", str(disk.fifo)])
+            child.expect(r"Save: \[#*\.*\] +\d+ % [\d.]+s")
+            child.expect("Domain 'big' saved to")
+            child.expect(pexpect.EOF)
+        finally:
+            disk.close()
         conn.close()
     finally:
         daemon.stop()
