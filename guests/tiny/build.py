@@ -98,6 +98,7 @@ GUESTS: dict[str, Guest] = {
         Guest("interrupts", "multiboot64", ("interrupts.S",)),
         Guest("platform", "multiboot64", ("platform.S", "lib/fwcfg.S")),
         Guest("counter", "multiboot64", ("counter.S",)),
+        Guest("filler", "multiboot64", ("filler.S",)),
     )
 }
 

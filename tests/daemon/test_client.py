@@ -103,3 +103,14 @@ def test_connection_refused_names_the_socket(tmp_path: Path) -> None:
     with pytest.raises(libvirtError) as err:
         pyvirt.open(f"test+unix:///default?socket={tmp_path}/none")
     assert "Failed to connect socket" in err.value.get_error_message()
+
+
+def test_job_info_of_an_idle_domain(pyvirtd: Daemon) -> None:
+    """No job runs: VIR_DOMAIN_JOB_NONE (libvirt 9.0's test driver has no job API at all)."""
+    conn = pyvirt.open(pyvirtd.uri())
+    try:
+        test = conn.lookupByName("test")
+        assert test.jobInfo() == [0] * 12
+        assert test.jobStats() == {"type": 0}
+    finally:
+        conn.close()

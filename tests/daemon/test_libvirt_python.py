@@ -124,3 +124,14 @@ def test_console_stream(conn: object) -> None:
         echoed += stream.recv(1024)
     assert echoed == b"ping"
     stream.finish()
+
+
+def test_job_info_without_a_job(conn: object) -> None:
+    dom = conn.createXML(DOMAIN_XML, 0)
+    try:
+        assert dom.jobInfo() == [libvirt.VIR_DOMAIN_JOB_NONE] + [0] * 11
+        assert dom.jobStats() == {"type": libvirt.VIR_DOMAIN_JOB_NONE}
+    finally:
+        dom.destroy()
+    with pytest.raises(libvirt.libvirtError, match="domain is not running"):
+        conn.defineXML(DOMAIN_XML).jobInfo()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from pyvirt.vmm import options as vmm_options
@@ -19,8 +22,11 @@ from tests.conftest import kvm_usable
 from tests.daemon.conftest import VIRSH, VirshConsole, virsh
 from tests.daemon.daemons import Daemon, start_pyvirtd
 from tests.support import TinyGuests
+from tests.virsh.conftest import PYVIRSH
+from tests.virsh.test_interactive import spawn
 
 pytestmark = pytest.mark.kvm
+libvirt = pytest.importorskip("libvirt")
 
 
 @pytest.fixture
@@ -88,5 +94,93 @@ def test_restart_keeps_domains_and_running_vmms(session: tuple[Path, str]) -> No
         assert "event 'lifecycle' for domain 'spin': Stopped Failed" in out
         assert "spin" in ok(daemon, "list", "--all")
         ok(daemon, "undefine", "spin")
+    finally:
+        daemon.stop()
+
+
+PROGRESS = re.compile(r"Save: \[([ \d]{2}\d) %\]")  # virshPrintJobProgress's format
+
+
+def run_argv(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A client's run; text mode turns the progress lines' \\r into \\n."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+class SlowDisk:
+    """A FIFO that takes a save at ~20 MB/s into `copy`: 32 MiB then take over a second,
+    more than virsh's half a second between polls."""
+
+    def __init__(self, fifo: Path, copy: Path) -> None:
+        self.fifo = fifo
+        os.mkfifo(fifo)
+        self.fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # a reader from the start
+        self.copy = copy.open("wb")
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._drain)
+        self.thread.start()
+
+    def _read(self, size: int) -> bool:
+        try:
+            chunk = os.read(self.fd, size)
+        except BlockingIOError:
+            return False
+        self.copy.write(chunk)
+        return True
+
+    def _drain(self) -> None:
+        while not self.done.wait(0.01):
+            self._read(200_000)
+
+    def close(self) -> None:
+        """Once the save returned: the rest is in the pipe already."""
+        self.done.set()
+        self.thread.join()
+        while self._read(1 << 16):
+            pass
+        os.close(self.fd)
+        self.copy.close()
+
+
+def test_save_verbose_shows_progress(session: tuple[Path, str], tiny_guests: TinyGuests) -> None:
+    """virsh polls virDomainGetJobStats while the save runs and prints the percentage."""
+    tmp, xml = session
+    xml = xml.replace("<name>spin", "<name>big").replace(">32<", ">256<")
+    xml = xml.replace(str(tiny_guests["counter"]), str(tiny_guests["filler"]))
+    (tmp / "big.xml").write_text(xml)
+    daemon = start_pyvirtd(tmp, "pyvirt:///session")
+    uri = daemon.uri("pyvirt", "/session")
+    try:
+        ok(daemon, "create", str(tmp / "big.xml"))
+        console = VirshConsole(uri, "big")
+        console.read_until(b"filler: ready")
+        assert console.quit() == 0
+        conn = libvirt.open(uri)
+        assert conn.lookupByName("big").jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE
+        outputs = {}
+        for name, argv in (("virsh", [VIRSH]), ("pyvirsh", PYVIRSH)):
+            disk = SlowDisk(tmp / f"{name}.fifo", tmp / f"{name}.save")
+            try:
+                result = run_argv([*argv, "-c", uri, "save", "--verbose", "big", str(disk.fifo)])
+            finally:
+                disk.close()
+            assert result.returncode == 0, result.stderr
+            steps = [int(p) for p in PROGRESS.findall(result.stderr)]
+            assert len(steps) >= 2 and steps[-1] == 100 and steps == sorted(steps), result.stderr
+            assert result.stderr == "".join(f"\nSave: [{p:3d} %]" for p in steps)
+            outputs[name] = result.stdout.replace(str(disk.fifo), "FILE")
+            verbose = ["--verbose"] if name == "pyvirsh" else []  # virsh 9.0's restore has none
+            restore = run_argv([*argv, "-c", uri, "restore", *verbose, str(tmp / f"{name}.save")])
+            assert restore.returncode == 0, restore.stderr
+        assert outputs["virsh"] == outputs["pyvirsh"]
+        assert restore.stderr.endswith("Restore: [100 %]")
+        disk = SlowDisk(tmp / "tty.fifo", tmp / "tty.save")
+        try:  # on a terminal: a bar, with or without --verbose
+            child = spawn([*PYVIRSH, "-c", uri, "save", "big", str(disk.fifo)])
+            child.expect(r"Save: \[#*\.*\] +\d+ % [\d.]+s")
+            child.expect("Domain 'big' saved to")
+            child.expect(pexpect.EOF)
+        finally:
+            disk.close()
+        conn.close()
     finally:
         daemon.stop()

@@ -329,6 +329,16 @@ class virDomain(_UUIDObject):
         self._call(Proc.DOMAIN_SAVE, to=to)
         return 0
 
+    def jobInfo(self) -> list[int]:
+        """libvirt-python's list: [type, time elapsed, time remaining, then total, processed
+        and remaining for data, memory and file]."""
+        return list(self._call(Proc.DOMAIN_GET_JOB_INFO).values())
+
+    def jobStats(self, flags: int = 0) -> dict[str, Any]:
+        """{"type": virDomainJobType, and each typed parameter by its name}."""
+        ret = self._call(Proc.DOMAIN_GET_JOB_STATS, flags=flags)
+        return {"type": ret["type"]} | {p["field"]: p["value"][1] for p in ret["params"]}
+
     def snapshotCreateXML(self, xmlDesc: str, flags: int = 0) -> str:
         """The new snapshot's name (libvirt-python returns a virDomainSnapshot)."""
         ret = self._call(Proc.DOMAIN_SNAPSHOT_CREATE_XML, xml_desc=xmlDesc, flags=flags)

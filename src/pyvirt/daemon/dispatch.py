@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pyvirt.drivers import registry
-from pyvirt.drivers.base import Console, DomainRef, Driver
+from pyvirt.drivers.base import Console, DomainRef, Driver, JobInfo, JobOperation, JobType
 from pyvirt.rpc import remote
 from pyvirt.rpc.protocol import Header
 from pyvirt.rpc.remote import Proc
@@ -259,6 +259,45 @@ async def _dom_info(s: Session, h: Header, a: Args) -> Ret:
         "nrVirtCpu": i.nr_virt_cpu,
         "cpuTime": i.cpu_time_ns,
     }
+
+
+_PARTS = ("total", "processed", "remaining")
+
+
+def _job_bytes(job: JobInfo) -> tuple[list[int], list[int]]:
+    """(data, memory) as (total, processed, remaining): memory only when the data is RAM."""
+    data = [job.data_total, job.data_processed, job.data_remaining]
+    return data, data if job.operation == JobOperation.SAVE else [0, 0, 0]
+
+
+@handles(Proc.DOMAIN_GET_JOB_INFO)
+async def _job_info(s: Session, h: Header, a: Args) -> Ret:
+    job = await driver_of(s).job_info(dom_from_wire(a["dom"]))
+    data, memory = _job_bytes(job)
+    ret = {"type": int(job.type), "timeElapsed": job.elapsed_ms, "timeRemaining": 0}
+    for kind, values in (("data", data), ("mem", memory), ("file", [0, 0, 0])):
+        ret |= {f"{kind}{part.title()}": v for part, v in zip(_PARTS, values, strict=True)}
+    return ret
+
+
+JOB_STATS_COMPLETED = 1  # virDomainGetJobStatsFlags: the last completed job (none is kept)
+_INT, _ULLONG = 1, 4  # virTypedParameterType
+
+
+@handles(Proc.DOMAIN_GET_JOB_STATS)
+async def _job_stats(s: Session, h: Header, a: Args) -> Ret:
+    job = await driver_of(s).job_info(dom_from_wire(a["dom"]))
+    if job.type == JobType.NONE or a["flags"] & JOB_STATS_COMPLETED:
+        return {"type": int(JobType.NONE), "params": []}
+    fields: list[tuple[str, int, int]] = [("time_elapsed", _ULLONG, job.elapsed_ms)]
+    if job.operation is not None:
+        fields.insert(0, ("operation", _INT, int(job.operation)))
+    data, memory = _job_bytes(job)
+    fields += [(f"data_{part}", _ULLONG, v) for part, v in zip(_PARTS, data, strict=True)]
+    if job.operation == JobOperation.SAVE:
+        fields += [(f"memory_{part}", _ULLONG, v) for part, v in zip(_PARTS, memory, strict=True)]
+    params = [{"field": name, "value": (kind, v)} for name, kind, v in fields]
+    return {"type": int(job.type), "params": params}
 
 
 @handles(Proc.DOMAIN_GET_MAX_MEMORY)

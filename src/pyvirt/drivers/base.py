@@ -62,6 +62,36 @@ class DomainInfo:
     cpu_time_ns: int
 
 
+class JobType(IntEnum):
+    """virDomainJobType."""
+
+    NONE = 0
+    BOUNDED = 1
+    UNBOUNDED = 2
+
+
+class JobOperation(IntEnum):
+    """virDomainJobOperation: what a job does (VIR_DOMAIN_JOB_OPERATION in job stats)."""
+
+    SAVE = 2
+    RESTORE = 3
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A domain's running job (virDomainJobInfo's fields that pyvirt fills; bytes, ms)."""
+
+    type: JobType = JobType.NONE
+    operation: JobOperation | None = None
+    elapsed_ms: int = 0
+    data_total: int = 0
+    data_processed: int = 0
+    data_remaining: int = 0
+
+
+NO_JOB = JobInfo()
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """virNodeInfo."""
@@ -152,6 +182,7 @@ class Driver(Protocol):
     async def reset(self, dom: DomainRef, flags: int) -> None: ...
     async def save(self, dom: DomainRef, path: str) -> None: ...  # state to path, then stop
     async def restore(self, path: str) -> DomainRef: ...  # start from what save() wrote
+    async def job_info(self, dom: DomainRef) -> JobInfo: ...  # NO_JOB when none runs
     async def suspend(self, dom: DomainRef) -> None: ...
     async def resume(self, dom: DomainRef) -> None: ...
     async def xml_desc(self, dom: DomainRef, flags: int) -> str: ...

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyvirt.drivers.base import (
+    NO_JOB,
     Console,
     DomainInfo,
     DomainRef,
     DomainState,
     EventCallback,
+    JobInfo,
     LifecycleEvent,
     NodeInfo,
     PoolInfo,
@@ -369,6 +371,11 @@ class TestDriver:
         d = existing or self._add_domain(definition, persistent=False)
         self._start(d, RUNNING_RESTORED, STARTED_RESTORED)
         return d.ref
+
+    async def job_info(self, dom: DomainRef) -> JobInfo:
+        """As libvirt's test driver: an active domain, and never a job."""
+        self._find_active(dom)
+        return NO_JOB
 
     async def destroy(self, dom: DomainRef, flags: int) -> None:
         self._stop(self._find_active(dom), SHUTOFF_DESTROYED, STOPPED_DESTROYED)

@@ -16,6 +16,7 @@ import logging
 import os
 import shlex
 import signal
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +30,14 @@ from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
 from . import host
 from .base import (
+    NO_JOB,
     DomainInfo,
     DomainRef,
     DomainState,
     EventCallback,
+    JobInfo,
+    JobOperation,
+    JobType,
     LifecycleEvent,
     NodeInfo,
 )
@@ -81,6 +86,7 @@ class _Domain:
     rebooting: bool = False
     shut_down: bool = False  # the VMM reported SHUTDOWN (guest power-off or quit)
     stopped: asyncio.Event | None = None
+    job: JobInfo = NO_JOB  # the running save's or restore's progress, as last polled
 
     @property
     def name(self) -> str:
@@ -446,9 +452,18 @@ class VmmDriver(DirPools):
         was = (dom.state, dom.reason)
         self._set_state(dom, DomainState.PAUSED, PausedReason.SAVING)
         await vmm.execute("stop")
-        await vmm.execute("migrate", {"uri": f"exec:cat >> {shlex.quote(path)}"})
-        while (status := await vmm.execute("query-migrate")).get("status") in MIGRATING:
-            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        dom.job = JobInfo(JobType.UNBOUNDED, JobOperation.SAVE)
+        try:
+            await vmm.execute("migrate", {"uri": f"exec:cat >> {shlex.quote(path)}"})
+            while (status := await vmm.execute("query-migrate")).get("status") in MIGRATING:
+                ram = status.get("ram", {})
+                dom.job = JobInfo(JobType.UNBOUNDED, JobOperation.SAVE, _ms_since(started),
+                                  ram.get("total", 0), ram.get("transferred", 0),
+                                  ram.get("remaining", 0))  # fmt: skip
+                await asyncio.sleep(0.05)
+        finally:
+            dom.job = NO_JOB
         if status.get("status") != "completed":
             self._set_state(dom, *was)
             if was[0] == DomainState.RUNNING:
@@ -468,16 +483,29 @@ class VmmDriver(DirPools):
         if dom is None:
             dom = self._domains[config.name] = _Domain(config, persistent=False)
         incoming = f"exec:tail -c +{offset + 1} {shlex.quote(path)}"
+        started = time.monotonic()
+        total = Path(path).stat().st_size - offset
         try:
             await self._start(dom, config, incoming)
             vmm = self._active(dom)
             while (await vmm.execute("query-status"))["status"] == "inmigrate":
+                # the incoming side's ram.transferred counts bytes read from the file
+                done = (await vmm.execute("query-migrate")).get("ram", {}).get("transferred", 0)
+                dom.job = JobInfo(JobType.UNBOUNDED, JobOperation.RESTORE, _ms_since(started),
+                                  total, done, max(total - done, 0))  # fmt: skip
                 await asyncio.sleep(0.05)
         except BaseException:
             if not dom.persistent and dom.vmm is None:
                 self._domains.pop(dom.name, None)
             raise
+        finally:
+            dom.job = NO_JOB
         return dom.ref()
+
+    async def job_info(self, ref: DomainRef) -> JobInfo:
+        dom = await self._find(ref)
+        self._active(dom)
+        return dom.job
 
     async def shutdown(self, ref: DomainRef, flags: int) -> None:
         dom = await self._find(ref)
@@ -585,6 +613,10 @@ def _cpu_time_ns(pid: int) -> int:
         ticks = int(fields[11]) + int(fields[12])  # utime + stime
         return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
     return 0
+
+
+def _ms_since(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
 
 
 def _no_domain(detail: str) -> VirtError:

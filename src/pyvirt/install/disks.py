@@ -13,7 +13,7 @@ from pyvirt.client import virConnect, virStoragePool
 from pyvirt.install.domain_xml import DiskSpec
 from pyvirt.install.errors import InstallError
 from pyvirt.install.suboptions import number, parse
-from pyvirt.virsh.progress import Spinner
+from pyvirt.virsh.progress import Progress
 from pyvirt.virterror import VirtError
 
 KEYS = {"path", "pool", "size", "format", "bus", "device"}
@@ -56,7 +56,7 @@ def create_volume(pool: virStoragePool, name: str, size_gib: float, fmt: str) ->
         f"<target><format type='{fmt}'/></target></volume>"
     )
     print(f"Allocating '{name}'")
-    vol = Spinner.run(f"Allocating '{name}'", False, lambda: pool.createXML(xml, 0))
+    vol = Progress.run(f"Allocating '{name}'", False, lambda: pool.createXML(xml, 0))
     return vol.path()
 
 

@@ -13,13 +13,16 @@ from enum import IntEnum
 from pyvirt.rpc.xdr import (
     Array,
     CharString,
+    Double,
     FixedOpaque,
+    Hyper,
     Int,
     Optional,
     String,
     Struct,
     UHyper,
     UInt,
+    Union,
     Void,
     XdrType,
 )
@@ -56,6 +59,21 @@ Error = Struct(
     ("int2", Int),
     ("net", Optional(Network)),
 )
+
+
+# virTypedParameter: a name and a value tagged with its virTypedParameterType.
+TypedParam = Struct(
+    "remote_typed_param",
+    ("field", NonnullString),
+    (
+        "value",
+        Union(
+            "remote_typed_param_value",
+            {1: Int, 2: UInt, 3: Hyper, 4: UHyper, 5: Double, 6: Int, 7: NonnullString},
+        ),
+    ),
+)
+DOMAIN_JOB_STATS_MAX = 64
 
 
 def _s(name: str, *fields: tuple[str, XdrType]) -> Struct:
@@ -153,6 +171,7 @@ class Proc(IntEnum):
     STORAGE_POOL_IS_ACTIVE = 154
     STORAGE_POOL_IS_PERSISTENT = 155
     CONNECT_GET_LIB_VERSION = 157
+    DOMAIN_GET_JOB_INFO = 163
     DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183
     DOMAIN_SNAPSHOT_CREATE_XML = 185
     DOMAIN_SNAPSHOT_NUM = 187
@@ -171,6 +190,7 @@ class Proc(IntEnum):
     CONNECT_LIST_ALL_STORAGE_POOLS = 281
     STORAGE_POOL_LIST_ALL_VOLUMES = 282
     CONNECT_LIST_ALL_NETWORKS = 283
+    DOMAIN_GET_JOB_STATS = 298
     CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
     CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317
     DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318
@@ -323,6 +343,27 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
     ),
     (Proc.DOMAIN_SAVE, _s("save_args", _dom, ("to", NonnullString)), Void, _RW),
     (Proc.DOMAIN_RESTORE, _s("restore_args", ("from", NonnullString)), Void, _RW),
+    (
+        Proc.DOMAIN_GET_JOB_INFO,
+        DomArgs,
+        _s(
+            "job_info_ret",
+            ("type", Int),
+            *((name, UHyper) for name in ("timeElapsed", "timeRemaining")),
+            *(
+                (f"{kind}{part}", UHyper)
+                for kind in ("data", "mem", "file")
+                for part in ("Total", "Processed", "Remaining")
+            ),
+        ),
+        _RO,
+    ),
+    (
+        Proc.DOMAIN_GET_JOB_STATS,
+        DomFlagsArgs,
+        _s("job_stats_ret", ("type", Int), ("params", Array(TypedParam, DOMAIN_JOB_STATS_MAX))),
+        _RO,
+    ),
     (
         Proc.DOMAIN_SNAPSHOT_CREATE_XML,
         _s("snapshot_create_xml_args", _dom, ("xml_desc", NonnullString), _flags),

@@ -250,6 +250,29 @@ class Struct(XdrType):
         return {fname: ftype.unpack(u) for fname, ftype in self.fields}
 
 
+class Union(XdrType):
+    """A discriminated union on an int: values are (discriminant, arm value) pairs."""
+
+    def __init__(self, name: str, arms: dict[int, XdrType]) -> None:
+        self.name = name
+        self.arms = arms
+
+    def _arm(self, disc: int) -> XdrType:
+        try:
+            return self.arms[disc]
+        except KeyError:
+            raise XdrError(f"{self.name}: bad discriminant {disc}") from None
+
+    def pack(self, p: Packer, value: tuple[int, Any]) -> None:
+        disc, inner = value
+        Int.pack(p, disc)
+        self._arm(disc).pack(p, inner)
+
+    def unpack(self, u: Unpacker) -> tuple[int, Any]:
+        disc = Int.unpack(u)
+        return disc, self._arm(disc).unpack(u)
+
+
 class _Void(XdrType):
     def pack(self, p: Packer, value: None) -> None:
         pass

@@ -3,16 +3,19 @@ save, restore and the snapshot commands."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
 from pyvirt.client import virDomain
+from pyvirt.drivers.save_image import read_header
 from pyvirt.virsh.commands import Kind, Opt, command, domain_opt, flag
 from pyvirt.virsh.console import run_console
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.domain import DOMAIN, FILE_OPT, read_file
 from pyvirt.virsh.errors import VirshError, call, failing
-from pyvirt.virsh.progress import Spinner
+from pyvirt.virsh.progress import Progress
+from pyvirt.virterror import VirtError
 
 START_PAUSED, START_AUTODESTROY, START_BYPASS_CACHE, START_FORCE_BOOT = 1, 2, 4, 8
 START_VALIDATE, START_RESET_NVRAM = 4, 16  # createXML's VALIDATE shares BYPASS_CACHE's bit
@@ -177,6 +180,21 @@ def destroy_flags(o: dict[str, Any]) -> int:
 _VERBOSE = flag("verbose", "display the progress")
 
 
+def job_bytes(dom: virDomain) -> tuple[int, int]:
+    """(data remaining, data total) of the domain's job, 0s when none runs."""
+    stats = dom.jobStats()
+    return stats.get("data_remaining", 0), stats.get("data_total", 0)
+
+
+def saved_name(path: str) -> str | None:
+    """The domain's name in a save file, if this client can read the file."""
+    try:
+        xml, _ = read_header(path)
+        return ET.fromstring(xml).findtext("name")
+    except (VirtError, ET.ParseError):
+        return None
+
+
 @command(
     "save",
     DOMAIN,
@@ -189,7 +207,7 @@ _VERBOSE = flag("verbose", "display the progress")
 def cmd_save(ctl: Ctl, o: dict[str, Any]) -> None:
     dom = ctl.domain(o["domain"])
     with failing(f"Failed to save domain '{dom.name()}' to {o['file']}"):
-        Spinner.run("Save", o["verbose"], lambda: dom.save(o["file"]))
+        Progress.run("Save", o["verbose"], lambda: dom.save(o["file"]), lambda: job_bytes(dom))
     ctl.info(f"\nDomain '{dom.name()}' saved to {o['file']}")
 
 
@@ -203,8 +221,14 @@ def cmd_save(ctl: Ctl, o: dict[str, Any]) -> None:
 )
 def cmd_restore(ctl: Ctl, o: dict[str, Any]) -> None:
     conn = ctl.conn
+    name = saved_name(o["file"])
+
+    def poll() -> tuple[int, int] | None:
+        """The restored domain's job, once the daemon has it."""
+        return None if name is None else job_bytes(conn.lookupByName(name))
+
     with failing(f"Failed to restore domain from {o['file']}"):
-        Spinner.run("Restore", o["verbose"], lambda: conn.restore(o["file"]))
+        Progress.run("Restore", o["verbose"], lambda: conn.restore(o["file"]), poll)
     ctl.info(f"Domain restored from {o['file']}")
 
 

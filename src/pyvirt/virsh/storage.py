@@ -10,7 +10,7 @@ from pyvirt.virsh.commands import Kind, Opt, command, flag, group
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, call, failing
 from pyvirt.virsh.output import fields, pretty_capacity, scaled_int
-from pyvirt.virsh.progress import Spinner
+from pyvirt.virsh.progress import Progress
 from pyvirt.virsh.states import pool_state_name, vol_type_name
 
 POOL = group("pool", "Storage Pool")
@@ -311,7 +311,7 @@ def cmd_vol_create_as(ctl: Ctl, o: dict[str, Any]) -> None:
         ctl.out.write(xml)
         return
     with failing(f"Failed to create vol {o['name']}"):
-        Spinner.run("Creating", False, lambda: pool.createXML(xml, 0))
+        Progress.run("Creating", False, lambda: pool.createXML(xml, 0))
     ctl.info(f"Vol {o['name']} created")
 
 

@@ -70,11 +70,12 @@ class MigrationJob:
 
     def _ram(self, transferred: int) -> dict[str, int]:
         writer = self.stream if isinstance(self.stream, Writer) else None
+        scanned = writer.ram_scanned if writer else 0  # an incoming stream has no such count
         seconds = max(self.total_ms or (time.monotonic() - self.started) * 1000, 1) / 1000
         return {
             "transferred": transferred,
             "total": self.ram_total,
-            "remaining": 0 if self.status == "completed" else self.ram_total,
+            "remaining": 0 if self.status == "completed" else self.ram_total - scanned,
             "duplicate": writer.zero_chunks if writer else 0,
             "normal": writer.normal_chunks if writer else 0,
             "normal-bytes": transferred,

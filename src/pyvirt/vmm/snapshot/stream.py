@@ -49,6 +49,7 @@ class Writer:
         self.transferred = 0
         self.zero_chunks = 0
         self.normal_chunks = 0
+        self.ram_scanned = 0  # bytes of guest RAM gone through, written or skipped
 
     def _write(self, data: bytes | memoryview, checksum: bool = True) -> None:
         view = memoryview(data)
@@ -68,13 +69,17 @@ class Writer:
 
     def memory(self, mem: GuestMemory) -> None:
         for region in mem.regions:
+            base = self.ram_scanned
             view = memoryview(region.mapping)
             try:
                 for start, end in _touched(region):
                     for offset in range(start, end, CHUNK):
-                        self._chunk(region.gpa + offset, view[offset : min(offset + CHUNK, end)])
+                        stop = min(offset + CHUNK, end)
+                        self._chunk(region.gpa + offset, view[offset:stop])
+                        self.ram_scanned = base + stop
             finally:
                 view.release()
+            self.ram_scanned = base + region.size
 
     def _chunk(self, gpa: int, data: memoryview) -> None:
         crc = zlib.crc32(data)
