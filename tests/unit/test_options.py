@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from pyvirt.vmm.errors import OptionError
-from pyvirt.vmm.options import ChardevSpec, DebugExitSpec, VmmConfig, parse_args, tokenize
+from pyvirt.vmm.options import (
+    RISCV64,
+    ChardevSpec,
+    DebugExitSpec,
+    VmmConfig,
+    parse_args,
+    tokenize,
+)
 
 MiB, GiB = 1 << 20, 1 << 30
 
@@ -362,3 +369,14 @@ def test_control_options() -> None:
 def test_bad_control_options(line: str, message: str) -> None:
     with pytest.raises(OptionError, match=message):
         parse_args(line.split())
+
+
+def test_virtio_transports_per_target() -> None:
+    """x86's pc takes virtio devices on PCI and on virtio-mmio; RISC-V's virt only on mmio."""
+    for name in ("virtio-rng-pci", "virtio-rng-device"):
+        assert [d.driver for d in parse_args(["-device", name]).devices] == [name]
+    assert [d.driver for d in parse_args(["-device", "virtio-rng-device"], RISCV64).devices] == [
+        "virtio-rng-device"
+    ]
+    with pytest.raises(OptionError, match="use virtio-rng-device"):
+        parse_args(["-device", "virtio-rng-pci"], RISCV64)

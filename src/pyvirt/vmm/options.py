@@ -37,17 +37,17 @@ class Target:
     arch: str  # as in qemu-system-<arch>
     machines: dict[str, str]  # the first is the default
     accels: tuple[str, ...]  # accelerators it runs on; the first is the default
-    transport: str  # of the virtio devices: pci, or mmio (virtio-*-device)
+    transports: frozenset[str]  # of its virtio devices: pci (-pci), mmio (virtio-*-device)
     devices: dict[str, str]  # other -device types
     without: frozenset[str] = frozenset()  # options of OPTIONS it does not take
 
 
-X86_64 = Target("x86_64", MACHINES, ("kvm",), "pci", DEVICES)
+X86_64 = Target("x86_64", MACHINES, ("kvm",), frozenset({"pci", "mmio"}), DEVICES)
 RISCV64 = Target(
     "riscv64",
     {"virt": "RISC-V VirtIO board (pyvirt: CLINT, PLIC, 16550A, virtio-mmio, sifive_test)"},
     ("tcg",),
-    "mmio",
+    frozenset({"mmio"}),
     {},
     frozenset({"cpu", "incoming"}),
 )
@@ -217,7 +217,7 @@ def _with_value(cfg: VmmConfig, name: str, opt: str, value: str) -> None:
         drive = parse_drive(opt, value, len(cfg.drives))
         _add_drive(cfg, opt, drive)
         if drive.interface == "virtio":
-            blk = "virtio-blk-pci" if cfg.target.transport == "pci" else "virtio-blk-device"
+            blk = "virtio-blk-pci" if "pci" in cfg.target.transports else "virtio-blk-device"
             cfg.devices.append(DeviceSpec(blk, {"drive": drive.id}, drive.option))
     elif name == "blockdev":
         _add_drive(cfg, opt, parse_blockdev(opt, value, cfg.drives))
@@ -302,7 +302,7 @@ def _parse_device(cfg: VmmConfig, opt: str, value: str) -> None:
         return
     if driver in DEVICE_TYPES:
         transport = DEVICE_TYPES[driver].transport
-        if transport is not None and transport != cfg.target.transport:
+        if transport is not None and transport not in cfg.target.transports:
             wanted = driver.rsplit("-", 1)[0] + ("-pci" if transport == "mmio" else "-device")
             raise OptionError(opt, f"device '{driver}' is not supported on this machine "
                                    f"(use {wanted})")  # fmt: skip
