@@ -7,16 +7,15 @@ CLINT's clock. Snapshots are not supported on this machine yet.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from pyvirt.hw.virtio.device import VirtioDevice
 from pyvirt.machine.host import HostResources
 from pyvirt.machine.riscv.virt import VirtConfig, VirtMachine
 from pyvirt.tcg.riscv.hart import Hart
-from pyvirt.vmm.errors import VmmError
 from pyvirt.vmm.hart_thread import HartThread
 from pyvirt.vmm.qmp.errors import QmpError
-from pyvirt.vmm.runner import PARK_TIMEOUT, Outcome, Vmm
+from pyvirt.vmm.runner import Outcome, Vmm
 
 PROG = "pyvirt-qemu-riscv64"
 PRIVILEGE = {0: "U", 1: "S", 3: "M"}
@@ -28,7 +27,6 @@ class RiscvVmm(Vmm):
     def __init__(self, config: Any) -> None:
         super().__init__(config, None)
         self.virt: VirtMachine | None = None
-        self.harts: list[HartThread] = []
 
     def _virt_config(self) -> VirtConfig:
         c = self.config
@@ -51,82 +49,44 @@ class RiscvVmm(Vmm):
         self.virt = virt = VirtMachine(
             self._virt_config(), self.chardevs[serial] if serial else None, self, host
         )
-        self.harts = [
+        harts = [
             HartThread(hart, on_fatal=self._fatal, name=f"CPU {hart.hart_id}/TCG", held=self.paused)
             for hart in virt.harts
         ]
-        self.threads = list(self.harts)
+        self.threads = harts  # type: ignore[assignment]  # the base class parks either kind
         self.boots += 1
         if self.paused:
             virt.clint.freeze()
         try:
-            for thread in self.harts:
+            for thread in harts:
                 thread.start()
             return await self._done
         finally:
-            for thread in self.harts:
+            for thread in harts:
                 thread.stop()
-            for thread in self.harts:
+            for thread in harts:
                 await loop.run_in_executor(None, thread.join)
             if serial:
                 self.chardevs[serial].set_receiver(None)
             virt.close()
             self.virt = None
-            self.harts = self.threads = []
+            self.threads = []
 
-    # --- pause and resume -------------------------------------------------------
+    # --- pause and resume: the base class's, with the CLINT as the guest's clock
 
-    def _wait_parked(self) -> None:
-        for thread in self.harts:
-            if not thread.wait_parked(PARK_TIMEOUT):
-                raise VmmError(f"{thread.name} did not stop")
+    def _virtio_devices(self) -> list[VirtioDevice]:
+        return self.virt.virtio_devices if self.virt is not None else []
 
-    async def pause(self, state: str = "paused") -> None:
-        assert self._state_lock is not None
-        async with self._state_lock:
-            if not self.paused:
-                self.paused = True
-                for thread in self.harts:
-                    thread.hold()
-                await asyncio.get_running_loop().run_in_executor(None, self._wait_parked)
-                virt = self.virt
-                if virt is not None:
-                    for device in virt.virtio_devices:
-                        device.suspend()
-                    while any(device.busy() for device in virt.virtio_devices):
-                        await asyncio.sleep(0.001)
-                    virt.clint.freeze()
-                self.emit("STOP")
-            self.run_state = state
+    def _freeze_clock(self) -> None:
+        if self.virt is not None:
+            self.virt.clint.freeze()
 
-    async def resume(self) -> None:
-        assert self._state_lock is not None
-        async with self._state_lock:
-            if not self.paused:
-                return
-            virt = self.virt
-            if virt is not None:
-                virt.clint.thaw()
-                for device in virt.virtio_devices:
-                    device.resume()
-            self.paused = False
-            self.run_state = "running"
-            for thread in self.harts:
-                thread.release()
-            self.emit("RESUME")
+    def _thaw_clock(self) -> None:
+        if self.virt is not None:
+            self.virt.clint.thaw()
 
     async def cpu_registers(self, index: int) -> str:
-        thread = self.harts[index]
-        loop = asyncio.get_running_loop()
-        if self.paused:
-            return format_hart(thread.hart)
-        thread.hold()
-        try:
-            await loop.run_in_executor(None, thread.wait_parked, PARK_TIMEOUT)
-            return format_hart(thread.hart)
-        finally:
-            if not self.paused:
-                thread.release()
+        return await self.on_cpu(index, lambda thread: format_hart(thread.hart))
 
     def press_power_button(self) -> None:
         self.emit("POWERDOWN")  # the virt board has no power button: as QEMU, only the event

@@ -29,6 +29,7 @@ from pyvirt.block.locking import Permissions
 from pyvirt.block.open import open_image as block_open
 from pyvirt.block.open import probe_format
 from pyvirt.block.raw import RawImage
+from pyvirt.hw.virtio.device import VirtioDevice
 from pyvirt.kvm import Kvm
 from pyvirt.kvm.exits import SystemEvent
 from pyvirt.machine.host import HostResources
@@ -291,21 +292,32 @@ class Vmm:
     def _wait_parked(self) -> None:
         for thread in self.threads:
             if not thread.wait_parked(PARK_TIMEOUT):
-                raise VmmError(f"{thread.name} did not leave KVM_RUN")
+                raise VmmError(f"{thread.name} did not stop running guest code")
+
+    def _virtio_devices(self) -> list[VirtioDevice]:
+        return self.machine.virtio_devices if self.machine is not None else []
+
+    def _freeze_clock(self) -> None:
+        """The guest's clock stops with its CPUs (kvmclock read, set again on resume)."""
+        if self.machine is not None:
+            self._clock = self.machine.vm.get_clock()
+
+    def _thaw_clock(self) -> None:
+        if self.machine is not None and self._clock is not None:
+            self.machine.vm.set_clock(self._clock)  # no jump for the time spent paused
+        self._clock = None
 
     async def pause(self, state: str = "paused") -> None:
-        """Park the vCPUs, quiesce the devices, freeze the guest clock; emit STOP once."""
+        """Park the CPUs, quiesce the devices, freeze the guest clock; emit STOP once."""
         assert self._state_lock is not None
         async with self._state_lock:
-            machine = self.machine
             if not self.paused:
                 self.paused = True
                 for thread in self.threads:
                     thread.hold()
                 await asyncio.get_running_loop().run_in_executor(None, self._wait_parked)
-                if machine is not None:
-                    await _quiesce(machine)
-                    self._clock = machine.vm.get_clock()
+                await _quiesce(self._virtio_devices())
+                self._freeze_clock()
                 self.emit("STOP")
             self.run_state = state
 
@@ -314,37 +326,33 @@ class Vmm:
         async with self._state_lock:
             if not self.paused:
                 return
-            machine = self.machine
-            if machine is not None:
-                if self._clock is not None:
-                    machine.vm.set_clock(self._clock)  # no jump for the time spent paused
-                    self._clock = None
-                for device in machine.virtio_devices:
-                    device.resume()
+            self._thaw_clock()
+            for device in self._virtio_devices():
+                device.resume()
             self.paused = False
             self.run_state = "running"
             for thread in self.threads:
                 thread.release()
             self.emit("RESUME")
 
-    async def on_vcpu(self, index: int, work: Any) -> Any:
-        """Run `work(vcpu)` on a worker thread with vCPU `index` out of KVM_RUN."""
+    async def on_cpu(self, index: int, work: Any) -> Any:
+        """Run `work(thread)` on a worker thread while CPU `index`'s thread is parked."""
         thread = self.threads[index]
         loop = asyncio.get_running_loop()
         if self.paused:
-            return await loop.run_in_executor(None, work, thread.vcpu)
+            return await loop.run_in_executor(None, work, thread)
         thread.hold()
         try:
             await loop.run_in_executor(None, thread.wait_parked, PARK_TIMEOUT)
-            return await loop.run_in_executor(None, work, thread.vcpu)
+            return await loop.run_in_executor(None, work, thread)
         finally:
             if not self.paused:
                 thread.release()
 
     async def cpu_registers(self, index: int) -> str:
         """HMP `info registers` of vCPU `index`."""
-        return await self.on_vcpu(
-            index, lambda vcpu: format_registers(vcpu.get_regs(), vcpu.get_sregs())
+        return await self.on_cpu(
+            index, lambda t: format_registers(t.vcpu.get_regs(), t.vcpu.get_sregs())
         )
 
     def press_power_button(self) -> None:
@@ -422,11 +430,11 @@ class Vmm:
         self.request(Outcome("signal", 0))
 
 
-async def _quiesce(machine: PcMachine) -> None:
+async def _quiesce(devices: list[VirtioDevice]) -> None:
     """Suspend the virtio devices and let their requests in flight complete."""
-    for device in machine.virtio_devices:
+    for device in devices:
         device.suspend()
-    while any(device.busy() for device in machine.virtio_devices):
+    while any(device.busy() for device in devices):
         await asyncio.sleep(0.001)
 
 
