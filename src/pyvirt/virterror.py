@@ -53,8 +53,22 @@ class ErrorLevel(IntEnum):
     ERROR = 2
 
 
+# The text libvirt puts before the detail for a code (virErrorMsg).
+MESSAGE_PREFIX = {
+    ErrorCode.NO_DOMAIN: "Domain not found",
+    ErrorCode.NO_STORAGE_POOL: "Storage pool not found",
+    ErrorCode.NO_STORAGE_VOL: "Storage volume not found",
+    ErrorCode.OPERATION_INVALID: "Requested operation is not valid",
+}
+
+
 class VirtError(Exception):
     """A failure as libvirt reports it: `code`, `domain` and the message users see."""
+
+    @classmethod
+    def of(cls, code: ErrorCode, detail: str, domain: ErrorDomain) -> VirtError:
+        """The error with libvirt's own wording for `code` before `detail`."""
+        return cls(code, f"{MESSAGE_PREFIX[code]}: {detail}", domain)
 
     def __init__(
         self, code: ErrorCode, message: str, domain: ErrorDomain = ErrorDomain.NONE

@@ -133,32 +133,22 @@ class _Pool:
 
 
 def _no_domain(what: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_DOMAIN, f"Domain not found: no domain with matching {what}", ErrorDomain.TEST
-    )
+    return VirtError.of(ErrorCode.NO_DOMAIN, f"no domain with matching {what}", ErrorDomain.TEST)
 
 
 def _invalid(message: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_INVALID,
-        f"Requested operation is not valid: {message}",
-        ErrorDomain.TEST,
-    )
+    return VirtError.of(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
 
 
 def _no_pool(what: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_POOL,
-        f"Storage pool not found: no storage pool with matching {what}",
-        ErrorDomain.STORAGE,
+    return VirtError.of(
+        ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching {what}", ErrorDomain.STORAGE
     )
 
 
 def _no_vol(what: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_VOL,
-        f"Storage volume not found: no storage vol with matching {what}",
-        ErrorDomain.STORAGE,
+    return VirtError.of(
+        ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching {what}", ErrorDomain.STORAGE
     )
 
 
@@ -347,11 +337,7 @@ class TestDriver:
         definition = parse_domain(xml)
         existing = self._check_new(definition)
         if existing is not None and existing.active:
-            raise VirtError(
-                ErrorCode.OPERATION_INVALID,
-                f"Requested operation is not valid: domain '{definition.name}' is already active",
-                ErrorDomain.TEST,
-            )
+            raise _invalid(f"domain '{definition.name}' is already active")
         d = existing or self._add_domain(definition, persistent=False)
         self._start(d)
         return d.ref

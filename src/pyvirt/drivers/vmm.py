@@ -620,12 +620,8 @@ def _ms_since(start: float) -> int:
 
 
 def _no_domain(detail: str) -> VirtError:
-    return VirtError(ErrorCode.NO_DOMAIN, f"Domain not found: {detail}", ErrorDomain.QEMU)
+    return VirtError.of(ErrorCode.NO_DOMAIN, detail, ErrorDomain.QEMU)
 
 
 def _invalid(detail: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_INVALID,
-        f"Requested operation is not valid: {detail}",
-        ErrorDomain.QEMU,
-    )
+    return VirtError.of(ErrorCode.OPERATION_INVALID, detail, ErrorDomain.QEMU)

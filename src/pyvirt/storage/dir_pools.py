@@ -242,20 +242,12 @@ def _sizes(path: str | None) -> PoolSizes:
 
 
 def _no_pool(detail: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_POOL, f"Storage pool not found: {detail}", ErrorDomain.STORAGE
-    )
+    return VirtError.of(ErrorCode.NO_STORAGE_POOL, detail, ErrorDomain.STORAGE)
 
 
 def _no_vol(detail: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_VOL, f"Storage volume not found: {detail}", ErrorDomain.STORAGE
-    )
+    return VirtError.of(ErrorCode.NO_STORAGE_VOL, detail, ErrorDomain.STORAGE)
 
 
 def _invalid(detail: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_INVALID,
-        f"Requested operation is not valid: {detail}",
-        ErrorDomain.STORAGE,
-    )
+    return VirtError.of(ErrorCode.OPERATION_INVALID, detail, ErrorDomain.STORAGE)
