@@ -141,12 +141,14 @@ def test_a_linux_vm_from_wizard_to_delete(
         expect(page.locator("#conn-state")).to_have_text("connected")
 
         page.goto(base + "#/storage")
+        expect(page.get_by_role("heading", name="Storage")).to_be_visible()
         page.get_by_label("Name", exact=True).fill("images")
         page.get_by_label("Directory (must exist)").fill(str(top / "images"))
         page.get_by_role("button", name="Add pool").click()
         expect(page.locator("section[data-pool=images] .badge")).to_have_text("running")
 
         page.goto(base + "#/new")
+        expect(page.get_by_role("heading", name="New virtual machine")).to_be_visible()
         page.get_by_label("Name", exact=True).fill("web1")
         page.get_by_label("Memory (MiB)", exact=True).fill("256")
         page.get_by_label("Kernel (path on the host)").fill(str(linux_guest.vmlinux))

@@ -163,7 +163,8 @@ function connectEvents() {
   // After an interruption the stream resumes by itself; what changed meanwhile is reloaded.
   let opened = false;
   source.onopen = () => {
-    if (opened) loadConnections().then(route);
+    // A half-filled form (view.keep) is not redrawn: what the user typed stays.
+    if (opened) loadConnections().then(() => (state.view && state.view.keep ? null : route()));
     opened = true;
   };
 }
@@ -230,7 +231,8 @@ connSelect.addEventListener("change", () => {
 // --- router
 
 async function route() {
-  if (state.view && state.view.leave) state.view.leave();
+  const previous = state.view;
+  if (previous && previous.leave) previous.leave();
   state.view = null;
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   for (const a of document.querySelectorAll("header nav a")) {
@@ -240,6 +242,8 @@ async function route() {
   const pages = { "": listPage, vm: vmPage, new: wizardPage, storage: storagePage, connections: connectionsPage };
   const page = pages[parts[0]] || listPage;
   const view = { kind: parts[0] };
+  // A new page hides the old one at once: nothing stale stays clickable while it loads.
+  if (!previous || previous.kind !== view.kind) main.replaceChildren(h("p", { class: "loading", role: "status" }, "Loading…"));
   state.view = view;
   try {
     await page(view, ...parts.slice(1));
@@ -589,6 +593,7 @@ function snapshotsTab(name, details, body) {
 
 async function wizardPage(view) {
   if (!current() || current().state !== "connected") return setPage(view, "New virtual machine", notConnected());
+  view.keep = true;
   const pools = (await capi("GET", "/pools")).filter((p) => p.active);
   const volumes = pools.flatMap((p) => p.volumes.map((v) => ({ ...v, pool: p.name })));
   const field = (id, label, input, hint) =>
