@@ -18,6 +18,7 @@ class ErrorCode(IntEnum):
     INVALID_ARG = 8
     OPERATION_FAILED = 9
     XML_ERROR = 27
+    XML_DETAIL = 35
     DOM_EXIST = 28
     OPERATION_DENIED = 29
     SYSTEM_ERROR = 38
@@ -28,6 +29,7 @@ class ErrorCode(IntEnum):
     NO_STORAGE_POOL = 49
     NO_STORAGE_VOL = 50
     OPERATION_INVALID = 55
+    NO_DOMAIN_SNAPSHOT = 72
     CONFIG_UNSUPPORTED = 67
     OPERATION_UNSUPPORTED = 84
     STORAGE_VOL_EXIST = 90
@@ -44,6 +46,7 @@ class ErrorDomain(IntEnum):
     STORAGE = 18
     NETWORK = 19
     DOMAIN = 20  # domain configuration (XML)
+    DOMAIN_SNAPSHOT = 35
     STREAMS = 38
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .base import DomainState
+
 
 class RunningReason(IntEnum):
     UNKNOWN = 0
@@ -69,3 +71,9 @@ class ShutdownDetail(IntEnum):
     FINISHED = 0
     GUEST = 1
     HOST = 2
+
+
+# A revert to a snapshot: the state reason it leaves (virDomain*Reason FROM_SNAPSHOT) and
+# the event details it sends (virDomainEvent*DetailType FROM_SNAPSHOT), by state / event.
+SNAPSHOT_REASON = {DomainState.RUNNING: 4, DomainState.PAUSED: 7, DomainState.SHUTOFF: 7}
+SNAPSHOT_EVENT = {"started": 3, "suspended": 5, "resumed": 2, "stopped": 6}

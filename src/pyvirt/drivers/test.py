@@ -29,6 +29,7 @@ from pyvirt.drivers.base import (
     VolRef,
 )
 from pyvirt.drivers.save_image import read_header, write_header
+from pyvirt.drivers.test_snapshots import TestSnapshots
 from pyvirt.drivers.test_xml import DomainDef, parse_domain
 from pyvirt.storage.xml import (
     PoolDef,
@@ -173,7 +174,7 @@ async def _echo(sock: socket.socket, banner: bytes) -> None:
         writer.close()
 
 
-class TestDriver:
+class TestDriver(TestSnapshots):
     """One shared in-memory hypervisor per URI, as libvirt's test:///default."""
 
     __test__ = False  # not a pytest class

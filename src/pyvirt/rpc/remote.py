@@ -107,6 +107,22 @@ def _int_ret(field: str) -> Struct:
     return _s(f"{field}_ret", (field, Int))
 
 
+# snapshots (remote_domain_snapshot_*): the snapshot, lists of names or of snapshots
+_snap = ("snap", DomainSnapshot)
+SnapFlagsArgs = _s("snap_flags_args", _snap, _flags)
+SnapRet = _s("snap_ret", _snap)
+NamesRet = _s("snapshot_names_ret", ("names", Array(NonnullString, LIST_MAX)))
+SnapsRet = _s("snapshots_ret", ("snapshots", Array(DomainSnapshot, LIST_MAX)), ("ret", Int))
+
+
+def _names_args(name: str, owner: tuple[str, XdrType]) -> Struct:
+    return _s(f"{name}_args", owner, ("maxnames", Int), _flags)
+
+
+def _need_args(name: str, owner: tuple[str, XdrType]) -> Struct:
+    return _s(f"{name}_args", owner, ("need_results", Int), _flags)
+
+
 class Proc(IntEnum):
     CONNECT_OPEN = 1
     CONNECT_CLOSE = 2
@@ -198,6 +214,20 @@ class Proc(IntEnum):
     CONNECT_REGISTER_CLOSE_CALLBACK = 360
     CONNECT_UNREGISTER_CLOSE_CALLBACK = 361
     STORAGE_VOL_GET_INFO_FLAGS = 378
+    # --- snapshots (the first three sit above, in number order)
+    DOMAIN_SNAPSHOT_GET_XML_DESC = 186
+    DOMAIN_SNAPSHOT_LOOKUP_BY_NAME = 189
+    DOMAIN_HAS_CURRENT_SNAPSHOT = 190
+    DOMAIN_SNAPSHOT_CURRENT = 191
+    DOMAIN_REVERT_TO_SNAPSHOT = 192
+    DOMAIN_SNAPSHOT_DELETE = 193
+    DOMAIN_SNAPSHOT_GET_PARENT = 244
+    DOMAIN_SNAPSHOT_NUM_CHILDREN = 246
+    DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES = 247
+    DOMAIN_SNAPSHOT_IS_CURRENT = 271
+    DOMAIN_SNAPSHOT_HAS_METADATA = 272
+    DOMAIN_LIST_ALL_SNAPSHOTS = 274
+    DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN = 275
 
 
 @dataclass(frozen=True)
@@ -364,19 +394,43 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
         _s("job_stats_ret", ("type", Int), ("params", Array(TypedParam, DOMAIN_JOB_STATS_MAX))),
         _RO,
     ),
+    # --- snapshots
     (
         Proc.DOMAIN_SNAPSHOT_CREATE_XML,
         _s("snapshot_create_xml_args", _dom, ("xml_desc", NonnullString), _flags),
-        _s("snapshot_create_xml_ret", ("snap", DomainSnapshot)),
+        SnapRet,
         _RW,
     ),
+    (Proc.DOMAIN_SNAPSHOT_GET_XML_DESC, SnapFlagsArgs, XmlRet, _RO),
     (Proc.DOMAIN_SNAPSHOT_NUM, DomFlagsArgs, _int_ret("num"), _RO),
+    (Proc.DOMAIN_SNAPSHOT_LIST_NAMES, _names_args("snapshot_list_names", _dom), NamesRet, _RO),
+    (Proc.DOMAIN_LIST_ALL_SNAPSHOTS, _need_args("list_all_snapshots", _dom), SnapsRet, _RO),
     (
-        Proc.DOMAIN_SNAPSHOT_LIST_NAMES,
-        _s("snapshot_list_names_args", _dom, ("maxnames", Int), _flags),
-        _s("snapshot_list_names_ret", ("names", Array(NonnullString, LIST_MAX))),
+        Proc.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME,
+        _s("snapshot_lookup_by_name_args", _dom, ("name", NonnullString), _flags),
+        SnapRet,
         _RO,
     ),
+    (Proc.DOMAIN_HAS_CURRENT_SNAPSHOT, DomFlagsArgs, _int_ret("result"), _RO),
+    (Proc.DOMAIN_SNAPSHOT_CURRENT, DomFlagsArgs, SnapRet, _RO),
+    (Proc.DOMAIN_SNAPSHOT_GET_PARENT, SnapFlagsArgs, SnapRet, _RO),
+    (Proc.DOMAIN_SNAPSHOT_IS_CURRENT, SnapFlagsArgs, _int_ret("current"), _RO),
+    (Proc.DOMAIN_SNAPSHOT_HAS_METADATA, SnapFlagsArgs, _int_ret("metadata"), _RO),
+    (Proc.DOMAIN_SNAPSHOT_NUM_CHILDREN, SnapFlagsArgs, _int_ret("num"), _RO),
+    (
+        Proc.DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES,
+        _names_args("snapshot_list_children_names", _snap),
+        NamesRet,
+        _RO,
+    ),
+    (
+        Proc.DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN,
+        _need_args("snapshot_list_all_children", ("snapshot", DomainSnapshot)),
+        SnapsRet,
+        _RO,
+    ),
+    (Proc.DOMAIN_REVERT_TO_SNAPSHOT, SnapFlagsArgs, Void, _RW),
+    (Proc.DOMAIN_SNAPSHOT_DELETE, SnapFlagsArgs, Void, _RW),
     # --- networks (pyvirtd has none yet; the client lists a real libvirtd's)
     (
         Proc.CONNECT_LIST_ALL_NETWORKS,
