@@ -20,6 +20,7 @@ from pyvirt.client.objects import (
     virStorageVol,
     virStream,
 )
+from pyvirt.client.snapshot import virDomainSnapshot
 from pyvirt.client.transport import Transport
 from pyvirt.rpc.remote import Proc
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
@@ -32,6 +33,7 @@ __all__ = [
     "openReadOnly",
     "virConnect",
     "virDomain",
+    "virDomainSnapshot",
     "virStoragePool",
     "virStorageVol",
     "virStream",

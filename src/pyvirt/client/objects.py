@@ -9,6 +9,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
 
+from pyvirt.client.snapshot import DomainSnapshots
 from pyvirt.client.transport import StreamChannel, Transport
 from pyvirt.rpc import remote
 from pyvirt.rpc.protocol import Header
@@ -222,7 +223,7 @@ class _UUIDObject(_Object):
         return str(uuidlib.UUID(bytes=self._wire["uuid"]))
 
 
-class virDomain(_UUIDObject):
+class virDomain(DomainSnapshots, _UUIDObject):
     _key = "dom"
 
     def ID(self) -> int:
@@ -338,18 +339,6 @@ class virDomain(_UUIDObject):
         """{"type": virDomainJobType, and each typed parameter by its name}."""
         ret = self._call(Proc.DOMAIN_GET_JOB_STATS, flags=flags)
         return {"type": ret["type"]} | {p["field"]: p["value"][1] for p in ret["params"]}
-
-    def snapshotCreateXML(self, xmlDesc: str, flags: int = 0) -> str:
-        """The new snapshot's name (libvirt-python returns a virDomainSnapshot)."""
-        ret = self._call(Proc.DOMAIN_SNAPSHOT_CREATE_XML, xml_desc=xmlDesc, flags=flags)
-        return ret["snap"]["name"]
-
-    def snapshotNum(self, flags: int = 0) -> int:
-        return self._call(Proc.DOMAIN_SNAPSHOT_NUM, flags=flags)["num"]
-
-    def snapshotListNames(self, flags: int = 0) -> list[str]:
-        ret = self._call(Proc.DOMAIN_SNAPSHOT_LIST_NAMES, maxnames=remote.LIST_MAX, flags=flags)
-        return ret["names"]
 
     def openConsole(self, dev_name: str | None, st: virStream, flags: int = 0) -> int:
         args = {"dom": self._wire, "dev_name": dev_name, "flags": flags}
