@@ -59,6 +59,7 @@ from .reasons import (
 )
 from .save_image import read_header, write_header
 from .vmm_process import RunRecord, VmmProcess, proc_start_time
+from .vmm_snapshots import VmmSnapshots
 
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path, less its terminating NUL
 
@@ -96,7 +97,7 @@ class _Domain:
         return DomainRef(self.name, self.config.uuid.bytes, self.id)
 
 
-class VmmDriver(DirPools):
+class VmmDriver(VmmSnapshots, DirPools):
     type = "QEMU"
 
     def __init__(self, uri: str, *, state_dir: Path, emulator: str) -> None:
