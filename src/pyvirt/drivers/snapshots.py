@@ -187,6 +187,23 @@ class SnapshotTree:
         self.snapshots[snap.name] = snap
         self.current = snap.name
 
+    def redefine(self, request: Request, flags: int) -> str:
+        """CREATE_REDEFINE of a snapshot this tree has (virsh snapshot-current --snapshotname):
+        its description may change, and with CREATE_CURRENT it becomes current. Importing a
+        snapshot taken elsewhere is not supported."""
+        snap = self.snapshots.get(request.name)
+        if snap is None:
+            raise VirtError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"unsupported configuration: redefining snapshot '{request.name}', which this "
+                "driver did not take, is not supported",
+                self._error_domain,
+            )
+        snap.description = request.description
+        if flags & CREATE_CURRENT:
+            self.current = snap.name
+        return snap.name
+
     def children(self, name: str | None) -> list[str]:
         return [s.name for s in self.snapshots.values() if s.parent == name]
 

@@ -12,8 +12,10 @@ from .base import DomainRef, DomainState, LifecycleEvent
 from .reasons import SNAPSHOT_EVENT, SNAPSHOT_REASON
 from .snapshots import (
     CREATE_ATOMIC,
+    CREATE_CURRENT,
     CREATE_HALT,
     CREATE_LIVE,
+    CREATE_REDEFINE,
     CREATE_VALIDATE,
     DELETE_CHILDREN,
     DELETE_CHILDREN_ONLY,
@@ -48,10 +50,14 @@ class TestSnapshots:
 
     async def snapshot_create_xml(self: TestDriver, ref: DomainRef, xml: str, flags: int) -> str:
         dom = self._find(ref)
-        allowed = CREATE_HALT | CREATE_ATOMIC | CREATE_LIVE | CREATE_VALIDATE
-        check_flags(flags, allowed, "testDomainSnapshotCreateXML", ErrorDomain.TEST)
+        allowed = CREATE_REDEFINE | CREATE_CURRENT | CREATE_HALT | CREATE_ATOMIC | CREATE_LIVE
+        check_flags(
+            flags, allowed | CREATE_VALIDATE, "testDomainSnapshotCreateXML", ErrorDomain.TEST
+        )
         request = parse_request(xml)
         tree = self._tree(dom)
+        if flags & CREATE_REDEFINE:
+            return tree.redefine(request, flags)
         tree.check_new(request.name)
         state = _STATE_NAMES.get(dom.state, "shutoff")
         active = dom.active

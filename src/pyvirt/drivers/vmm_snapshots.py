@@ -23,6 +23,8 @@ from .files import remove, write_atomically, write_json
 from .reasons import SNAPSHOT_REASON
 from .snapshots import (
     CREATE_ATOMIC,
+    CREATE_CURRENT,
+    CREATE_REDEFINE,
     CREATE_VALIDATE,
     DELETE_CHILDREN,
     DELETE_CHILDREN_ONLY,
@@ -124,11 +126,14 @@ class VmmSnapshots:
 
     async def snapshot_create_xml(self: VmmDriver, ref: DomainRef, xml: str, flags: int) -> str:
         dom = await self._find(ref)
-        check_flags(
-            flags, CREATE_ATOMIC | CREATE_VALIDATE, "qemuDomainSnapshotCreateXML", ErrorDomain.QEMU
-        )
+        allowed = CREATE_REDEFINE | CREATE_CURRENT | CREATE_ATOMIC | CREATE_VALIDATE
+        check_flags(flags, allowed, "qemuDomainSnapshotCreateXML", ErrorDomain.QEMU)
         request = parse_request(xml)
         tree = self._tree(dom)
+        if flags & CREATE_REDEFINE:
+            name = tree.redefine(request, flags)
+            self._save_tree(dom, tree)
+            return name
         tree.check_new(request.name)
         if dom.vmm is not None:
             raise _unsupported("internal snapshots of a running domain are not supported")

@@ -1,5 +1,5 @@
 """Starting and stopping domains: start, shutdown, reboot, reset, destroy, suspend, resume,
-save, restore and the snapshot commands."""
+save and restore."""
 
 from __future__ import annotations
 
@@ -230,47 +230,3 @@ def cmd_restore(ctl: Ctl, o: dict[str, Any]) -> None:
     with failing(f"Failed to restore domain from {o['file']}"):
         Progress.run("Restore", o["verbose"], lambda: conn.restore(o["file"]), poll)
     ctl.info(f"Domain restored from {o['file']}")
-
-
-@command(
-    "snapshot-create-as",
-    DOMAIN,
-    "Create a snapshot from a set of args",
-    "Create a snapshot (disk and RAM) from arguments",
-    domain_opt(),
-    Opt("name", Kind.STRING, "name of snapshot"),
-    Opt("description", Kind.STRING, "description of snapshot"),
-    flag("print-xml", "print XML document rather than create"),
-)
-def cmd_snapshot_create_as(ctl: Ctl, o: dict[str, Any]) -> None:
-    dom = ctl.domain(o["domain"])
-    xml = "<domainsnapshot>\n"
-    if o["name"]:
-        xml += f"  <name>{o['name']}</name>\n"
-    if o["description"]:
-        xml += f"  <description>{o['description']}</description>\n"
-    xml += "</domainsnapshot>\n"
-    if o["print-xml"]:
-        ctl.out.write(xml)
-        return
-    name = call(lambda: dom.snapshotCreateXML(xml, 0))
-    ctl.info(f"Domain snapshot {name} created")
-
-
-@command(
-    "snapshot-list",
-    DOMAIN,
-    "List snapshots for a domain",
-    "Snapshot List",
-    domain_opt(),
-    flag("name", "list snapshot names only"),
-)
-def cmd_snapshot_list(ctl: Ctl, o: dict[str, Any]) -> None:
-    dom = ctl.domain(o["domain"])
-    names = call(lambda: dom.snapshotListNames(0) if dom.snapshotNum(0) else [])
-    if o["name"]:
-        for name in names:
-            ctl.print(name)
-        return
-    rows = [[name, "", ""] for name in names]
-    ctl.table(["Name", "Creation Time", "State"], rows)
