@@ -126,8 +126,6 @@ def _named(ctl: Ctl, dom: virDomain, o: dict[str, Any]) -> virDomainSnapshot:
     if name is not None:
         return call(lambda: dom.snapshotLookupByName(name))
     if current:
-        if not call(dom.hasCurrentSnapshot):
-            raise VirshError(f"domain '{dom.name()}' has no current snapshot")
         return call(dom.snapshotCurrent)
     raise VirshError("--snapshotname or --current is required")
 
@@ -235,7 +233,7 @@ def cmd_snapshot_parent(ctl: Ctl, o: dict[str, Any]) -> None:
     parent = _parent(_doc(snap))
     if parent is None:
         raise VirshError(f"snapshot '{snap.getName()}' has no parent")
-    ctl.print(parent)
+    ctl.out.write(parent)
 
 
 @command(
@@ -256,7 +254,7 @@ def cmd_snapshot_revert(ctl: Ctl, o: dict[str, Any]) -> None:
     snap = _named(ctl, dom, o)
     with failing(f"Failed to revert snapshot {snap.getName()}"):
         dom.revertToSnapshot(snap, flags_of(o, REVERT_FLAGS))
-    ctl.info(f"Domain snapshot {snap.getName()} reverted\n")
+    extra(ctl, f"Domain snapshot {snap.getName()} reverted\n")
 
 
 @command(
@@ -278,7 +276,7 @@ def cmd_snapshot_delete(ctl: Ctl, o: dict[str, Any]) -> None:
     with failing(f"Failed to delete snapshot {name}"):
         snap.delete(flags_of(o, DELETE_FLAGS))
     what = "children deleted" if o["children-only"] else "deleted"
-    ctl.info(f"Domain snapshot {name} {what}\n")
+    extra(ctl, f"Domain snapshot {name} {what}\n")
 
 
 LIST_OPTS = (
@@ -341,7 +339,7 @@ def _collect(ctl: Ctl, dom: virDomain, o: dict[str, Any]) -> list[virDomainSnaps
         start = call(dom.snapshotCurrent)
     if start is None:
         return call(lambda: dom.listAllSnapshots(flags))
-    if o["descendants"] or o["tree"]:
+    if o["descendants"]:
         flags |= LIST_DESCENDANTS
     found = call(lambda: start.listAllChildren(flags))
     return [start, *found] if o["tree"] else found
