@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import console, domains, storage
+from . import console, domains, snapshots, storage
 from .appkeys import AUTH, CONNECTIONS, HUB, SAMPLER, json_body
 from .auth import SESSION, Auth
 from .connections import Connections
@@ -110,6 +110,7 @@ def routes() -> list[web.RouteDef]:
         web.put(d + "/xml", domains.update_xml),
         web.post(d + "/actions/{action}", domains.domain_action),
         web.get(d + "/console", console.console),
+        *snapshots.routes(d),
         web.get(c + "/pools", storage.list_pools),
         web.post(c + "/pools", storage.create_pool),
         web.delete(p, storage.delete_pool),

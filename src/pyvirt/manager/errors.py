@@ -17,6 +17,7 @@ _STATUS = {
     ErrorCode.NO_DOMAIN: 404,
     ErrorCode.NO_STORAGE_POOL: 404,
     ErrorCode.NO_STORAGE_VOL: 404,
+    ErrorCode.NO_DOMAIN_SNAPSHOT: 404,
     ErrorCode.OPERATION_DENIED: 403,
     ErrorCode.RPC: 502,
     ErrorCode.SYSTEM_ERROR: 502,

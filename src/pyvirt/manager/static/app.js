@@ -583,9 +583,78 @@ function xmlTab(name, details, body) {
 }
 
 function snapshotsTab(name, details, body) {
-  body.append(
-    h("p", { class: "note" }, "Snapshots are not available on this connection: neither pyvirtd nor the client API implement libvirt's snapshot calls yet."),
+  const spath = `${dpath(name)}/snapshots`;
+  const errors = errorBox();
+  const list = h("div", { class: "snapshots" });
+  const when = (secs) => new Date(secs * 1000).toLocaleString();
+  async function refresh() {
+    let snaps;
+    try {
+      snaps = await capi("GET", spath);
+    } catch (err) {
+      list.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+      return;
+    }
+    if (!snaps.length) return list.replaceChildren(h("p", { class: "note" }, "No snapshots yet."));
+    const rows = snaps.map((s) =>
+      h(
+        "tr",
+        { "data-snapshot": s.name },
+        h("td", {}, s.name, s.description ? h("small", {}, ` ${s.description}`) : null),
+        h("td", {}, when(s.created)),
+        h("td", {}, s.state),
+        h("td", {}, s.current ? "current" : ""),
+        h(
+          "td",
+          { class: "buttons" },
+          snapButton("Revert", `Revert ${name} to ${s.name}?`, "The disks and the definition go back to the snapshot; later changes are lost.", () =>
+            capi("POST", `${spath}/${encodeURIComponent(s.name)}/revert`)),
+          snapButton("Delete", `Delete snapshot ${s.name}?`, "Its children, if any, move up to its parent.", () =>
+            capi("DELETE", `${spath}/${encodeURIComponent(s.name)}`)),
+        ),
+      ),
+    );
+    const head = h("tr", {}, ...["Name", "Created", "State", "", ""].map((t) => h("th", {}, t)));
+    list.replaceChildren(h("table", { "aria-label": `Snapshots of ${name}` }, h("thead", {}, head), h("tbody", {}, ...rows)));
+  }
+  function snapButton(label, title, text, work) {
+    const b = h("button", { type: "button" }, label);
+    b.addEventListener("click", async () => {
+      if (!(await confirmDialog(title, [h("p", {}, text)], label))) return;
+      showError(errors, null);
+      try {
+        await busy(b, `${label}…`, work);
+        say(`${label}: done`);
+      } catch (err) {
+        showError(errors, err);
+      }
+      await refresh();
+    });
+    return b;
+  }
+  const snapName = h("input", { id: "snapshot-name", name: "name", autocomplete: "off" });
+  const snapDesc = h("input", { id: "snapshot-description", name: "description", autocomplete: "off" });
+  const create = h("button", { type: "submit" }, "Create snapshot");
+  const form = h(
+    "form",
+    { class: "snapshot-create" },
+    h("div", { class: "field" }, h("label", { for: "snapshot-name" }, "Name"), snapName, h("small", {}, "empty: the current time")),
+    h("div", { class: "field" }, h("label", { for: "snapshot-description" }, "Description"), snapDesc),
+    h("div", { class: "buttons" }, create),
   );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    showError(errors, null);
+    try {
+      await busy(create, "Creating…", () => capi("POST", spath, { name: snapName.value, description: snapDesc.value }));
+      snapName.value = snapDesc.value = "";
+    } catch (err) {
+      showError(errors, err);
+    }
+    await refresh();
+  });
+  body.append(form, errors, list);
+  refresh();
   return {};
 }
 
