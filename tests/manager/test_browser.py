@@ -58,6 +58,27 @@ def test_pages_on_the_test_driver(pyvirtd: Daemon, page: Page, tmp_path: Path) -
         expect(page.locator("form.xml .error")).to_contain_text("memory")  # the daemon's words
         shot(page, "test-xml-error")
 
+        page.goto(address.split("?")[0] + "#/vm/test/snapshots")
+        page.get_by_label("Name", exact=True).fill("before")
+        page.get_by_label("Description").fill("first")
+        page.get_by_role("button", name="Create snapshot").click()
+        snap = page.locator("tr[data-snapshot=before]")
+        expect(snap).to_contain_text("current")
+        expect(snap).to_contain_text("running")
+        shot(page, "test-snapshots")
+        snap.get_by_role("button", name="Revert").click()
+        page.locator("#confirm-ok").click()
+        expect(page.locator("#live")).to_have_text("Revert: done")
+        page.get_by_role("button", name="Create snapshot").click()
+        page.get_by_label("Name", exact=True).fill("before")
+        page.get_by_role("button", name="Create snapshot").click()  # the daemon's refusal
+        expect(page.locator("form.snapshot-create + .error")).to_have_text(
+            "operation failed: domain moment before already exists"
+        )
+        snap.get_by_role("button", name="Delete").click()
+        page.locator("#confirm-ok").click()
+        expect(snap).to_have_count(0)
+
         page.goto(address.split("?")[0] + "#/storage")
         pool = page.locator("section[data-pool=default-pool]")
         pool.get_by_label("Volume name").fill("web.qcow2")
