@@ -17,6 +17,7 @@ from pyvirt.manager.appkeys import SAMPLER
 from pyvirt.manager.auth import Auth
 from pyvirt.manager.listen import ListenRefused, check_listen
 from pyvirt.manager.main import main
+from pyvirt.manager.saved import SavedConnections
 from pyvirt.manager.stats import cpu_percent, rate
 from tests.daemon.conftest import pyvirtd
 from tests.daemon.daemons import Daemon
@@ -27,9 +28,9 @@ TOKEN = "the-token"
 Body = Callable[[TestClient], Awaitable[None]]
 
 
-def run(daemon: Daemon, body: Body, password: str | None = None) -> None:
+def run(daemon: Daemon, body: Body, password: str | None = None, saved: Path | None = None) -> None:
     async def go() -> None:
-        app = make_app(Auth(TOKEN, password), [daemon.uri()])
+        app = make_app(Auth(TOKEN, password), [daemon.uri()], SavedConnections(saved))
         async with TestClient(TestServer(app)) as client:
             await body(client)
 
@@ -96,6 +97,34 @@ def test_samples_carry_disk_and_network_rates(pyvirtd: Daemon) -> None:
         assert pushed["type"] == "stats" and pushed["samples"]["test"]["net_tx"] > 0
 
     run(pyvirtd, body)
+
+
+def test_connections_are_kept_across_restarts(pyvirtd: Daemon, tmp_path: Path) -> None:
+    """Added and removed connections are saved; the next start opens them again; a
+    file it cannot read is left as it was."""
+    saved = tmp_path / "manager.json"
+    other = pyvirtd.uri().replace("test+unix:///default", "test+unix:///default/")
+
+    async def add_one(client: TestClient) -> None:
+        headers = await sign_in(client)
+        added = await client.post("/api/connections", json={"uri": other}, headers=headers)
+        assert added.status == 201, await added.text()
+
+    async def listed(client: TestClient) -> None:
+        headers = await sign_in(client)
+        conns = await (await client.get("/api/connections")).json()
+        assert [c["uri"] for c in conns] == [pyvirtd.uri(), other]
+        removed = await client.delete(f"/api/c/{conns[1]['id']}", headers=headers)
+        assert removed.status == 200
+
+    run(pyvirtd, add_one, saved=saved)
+    assert json.loads(saved.read_text()) == {"connections": [pyvirtd.uri(), other]}
+    run(pyvirtd, listed, saved=saved)
+    assert json.loads(saved.read_text()) == {"connections": [pyvirtd.uri()]}
+
+    saved.write_text("{not json")
+    run(pyvirtd, add_one, saved=saved)
+    assert saved.read_text() == "{not json"
 
 
 def test_access_needs_the_token_or_the_password(pyvirtd: Daemon) -> None:
