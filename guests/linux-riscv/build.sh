@@ -15,25 +15,10 @@ cache_root=${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux-riscv
 cross=riscv64-linux-gnu-
 cmdline="console=ttyS0 panic=-1"
 
-log() { printf 'build.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=guests/lib/kernel-build.sh
+source "$here/../lib/kernel-build.sh"
 
-# Long steps run in the background so that INT/TERM stop them too.
-child=
-run() {
-    "$@" &
-    child=$!
-    wait "$child"
-    child=
-}
-trap '[[ -z $child ]] || { kill "$child"; wait "$child"; } 2>/dev/null; exit 130' INT TERM HUP
-
-pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
-
-for pkg in gcc-riscv64-linux-gnu linux-source-6.1 make bc bison flex; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] ||
-        die "missing Debian package $pkg (apt-get install $pkg)"
-done
+require_packages gcc-riscv64-linux-gnu linux-source-6.1 make bc bison flex
 [[ -r $src_tar ]] || die "$src_tar not found (package linux-source-6.1)"
 
 # Two keys: the kernel's (this script, the config fragment, the kernel source
@@ -42,7 +27,8 @@ done
 # building /init needs (nolibc, the UAPI headers, gen_init_cpio).
 kernel_key=$(
     {
-        sha256sum "$here/build.sh" "$here/riscv.config" | sed "s|$here/||"
+        sha256sum "$here/build.sh" "$here/../lib/kernel-build.sh" "$here/riscv.config" |
+            sed "s|$here/||"
         echo "linux-source-6.1 $(pkg_version linux-source-6.1)"
         echo "gcc-riscv64-linux-gnu $(pkg_version gcc-riscv64-linux-gnu)"
     } | sha256sum | cut -c1-16
@@ -51,19 +37,8 @@ key=$( { echo "kernel $kernel_key"; sha256sum "$here/init.c" | sed "s|$here/||";
     sha256sum | cut -c1-16)
 out=$cache_root/$key
 kernel=$cache_root/kernel-$kernel_key
-if [[ -f $out/Image ]]; then
-    echo "$out"
-    exit 0
-fi
+cached_or_locked "$out" Image "$cache_root/.lock-$key"
 
-mkdir -p "$cache_root"
-# One build per key at a time; whoever waited finds the cache filled.
-exec 9>"$cache_root/.lock-$key"
-flock 9
-if [[ -f $out/Image ]]; then
-    echo "$out"
-    exit 0
-fi
 ktmp=
 tmp=
 trap 'rm -rf "$ktmp" "$tmp"' EXIT
@@ -80,20 +55,7 @@ if [[ ! -f $kernel/Image ]]; then
     cd "$ktmp/src"
     kmake() { make ARCH=riscv CROSS_COMPILE=$cross "$@"; }
 
-    log "configuring: tinyconfig + riscv.config"
-    kmake -s tinyconfig >/dev/null
-    scripts/kconfig/merge_config.sh -m .config "$here/riscv.config" >/dev/null
-    kmake -s olddefconfig >&2
-    # Kconfig silently drops values whose dependencies are unmet: insist.
-    bad=()
-    while read -r line; do
-        if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
-            grep -qxF "$line" .config || bad+=("$line")
-        elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
-            ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
-        fi
-    done <"$here/riscv.config"
-    ((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
+    configure_kernel "$here/riscv.config" kmake
 
     log "building the kernel with $(nproc) jobs"
     run kmake -j"$(nproc)" Image >&2

@@ -22,32 +22,11 @@ cache_root=${PYVIRT_CACHE:-$HOME/.cache/pyvirt}/linux
 cmdline="console=ttyS0 quiet panic=-1 pyvirt_emu_quirks"
 cmdline+=" clearcpuid=xsave,popcnt,smap,erms,fsrm,rep_good noreplace-smp rodata=off"
 
-log() { printf 'build.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=guests/lib/kernel-build.sh
+source "$here/../lib/kernel-build.sh"
 
-# Long steps run in the background so that INT/TERM stop them too (bash
-# would otherwise wait for a foreground make before acting on the signal).
-child=
-run() {
-    "$@" &
-    child=$!
-    wait "$child"
-    child=
-}
-trap '[[ -z $child ]] || { kill "$child"; wait "$child"; } 2>/dev/null; exit 130' INT TERM HUP
-
-pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
-
-command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects a Debian host"
-missing=()
-while read -r pkg; do
-    [[ -z $pkg || $pkg == \#* ]] && continue
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == installed ]] || missing+=("$pkg")
-done <"$here/packages.txt"
-if ((${#missing[@]})); then
-    die "missing Debian package(s): ${missing[*]} (apt-get install ${missing[*]})"
-fi
+mapfile -t packages < <(sed 's/#.*//' "$here/packages.txt" | tr -s ' \t' '\n' | grep -v '^$')
+require_packages "${packages[@]}"
 [[ -r $src_tar ]] || die "$src_tar not found (package linux-source-6.1)"
 [[ -x $busybox ]] || die "$busybox not found (package busybox-static)"
 
@@ -64,7 +43,8 @@ shopt -u nullglob
 hash_of() { sha256sum "$@" | sed "s|$here/||"; }
 kernel_key=$(
     {
-        hash_of "$here/build.sh" "$here/pyvirt.config" "${patches[@]}"
+        hash_of "$here/build.sh" "$here/../lib/kernel-build.sh" "$here/pyvirt.config" \
+            "${patches[@]}"
         echo "linux-source-6.1 $(pkg_version linux-source-6.1)"
         echo "gcc-12 $(pkg_version gcc-12)"
     } | sha256sum | cut -c1-16
@@ -79,19 +59,7 @@ key=$(
 out=$cache_root/$key
 kernel=$cache_root/kernel-$kernel_key
 
-if [[ -f $out/vmlinux ]]; then
-    echo "$out"
-    exit 0
-fi
-
-mkdir -p "$cache_root"
-# One build per key at a time; whoever waited finds the cache filled.
-exec 9>"$cache_root/.lock-$key"
-flock 9
-if [[ -f $out/vmlinux ]]; then
-    echo "$out"
-    exit 0
-fi
+cached_or_locked "$out" vmlinux "$cache_root/.lock-$key"
 
 # Temporary directories live next to the cache so the final renames are
 # atomic; leftovers of killed builds go (we hold the lock for their key).
@@ -118,20 +86,7 @@ if [[ ! -f $kernel/vmlinux ]]; then
         patch -p1 --batch --forward --quiet <"$p" >&2 || die "patch $(basename "$p") does not apply"
     done
 
-    log "configuring: tinyconfig + pyvirt.config"
-    make -s tinyconfig >/dev/null
-    scripts/kconfig/merge_config.sh -m .config "$here/pyvirt.config" >/dev/null
-    make -s olddefconfig >&2
-    # Kconfig silently drops values whose dependencies are unmet: insist.
-    bad=()
-    while read -r line; do
-        if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)= ]]; then
-            grep -qxF "$line" .config || bad+=("$line")
-        elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
-            ! grep -q "^${BASH_REMATCH[1]}=" .config || bad+=("$line")
-        fi
-    done <"$here/pyvirt.config"
-    ((${#bad[@]} == 0)) || die "kconfig did not honour: ${bad[*]}"
+    configure_kernel "$here/pyvirt.config" make
 
     log "building the kernel with $(nproc) jobs"
     run make -j"$(nproc)" KCFLAGS=-mstringop-strategy=libcall vmlinux bzImage >&2

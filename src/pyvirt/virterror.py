@@ -62,6 +62,8 @@ MESSAGE_PREFIX = {
     ErrorCode.NO_STORAGE_POOL: "Storage pool not found",
     ErrorCode.NO_STORAGE_VOL: "Storage volume not found",
     ErrorCode.OPERATION_INVALID: "Requested operation is not valid",
+    ErrorCode.INVALID_ARG: "invalid argument",
+    ErrorCode.OPERATION_UNSUPPORTED: "Operation not supported",
 }
 
 

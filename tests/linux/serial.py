@@ -18,6 +18,7 @@ class Serial:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         self._data = bytearray()
+        self._eof = False  # the VMM closed its output (it exited)
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -30,6 +31,7 @@ class Serial:
                 self._data += chunk
                 self._cond.notify_all()
         with self._cond:
+            self._eof = True
             self._cond.notify_all()
 
     @property
@@ -44,7 +46,7 @@ class Serial:
         with self._cond:
             while (pos := self._data.find(needle, after)) < 0:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._reader.is_alive():
+                if remaining <= 0 or self._eof:
                     raise AssertionError(f"{marker!r} not seen after {timeout:.0f} s{self}")
                 self._cond.wait(remaining)
             return pos + len(needle)

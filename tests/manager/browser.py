@@ -21,7 +21,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "manager"
 @contextmanager
 def manager(*uris: str, log: Path) -> Iterator[str]:
     """pyvirt-manager on a free port: yields the sign-in address it prints."""
-    argv = [sys.executable, "-m", "pyvirt.manager", "--port", "0"]
+    argv = [sys.executable, "-m", "pyvirt.manager", "--port", "0",
+            "--config", str(log.parent / "manager.json")]  # fmt: skip
     for uri in uris:
         argv += ["--connect", uri]
     with log.open("ab") as err:

@@ -13,10 +13,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from pyvirt.manager.app import make_app
+from pyvirt.manager.appkeys import SAMPLER
 from pyvirt.manager.auth import Auth
 from pyvirt.manager.listen import ListenRefused, check_listen
 from pyvirt.manager.main import main
-from pyvirt.manager.stats import cpu_percent
+from pyvirt.manager.saved import SavedConnections
+from pyvirt.manager.stats import cpu_percent, rate
 from tests.daemon.conftest import pyvirtd
 from tests.daemon.daemons import Daemon
 
@@ -26,9 +28,9 @@ TOKEN = "the-token"
 Body = Callable[[TestClient], Awaitable[None]]
 
 
-def run(daemon: Daemon, body: Body, password: str | None = None) -> None:
+def run(daemon: Daemon, body: Body, password: str | None = None, saved: Path | None = None) -> None:
     async def go() -> None:
-        app = make_app(Auth(TOKEN, password), [daemon.uri()])
+        app = make_app(Auth(TOKEN, password), [daemon.uri()], SavedConnections(saved))
         async with TestClient(TestServer(app)) as client:
             await body(client)
 
@@ -63,6 +65,66 @@ def test_cpu_percent_is_per_vcpu_and_clamped() -> None:
     assert cpu_percent(1_500_000_000, 500_000_000, 1.0, 2) == 50.0
     assert cpu_percent(0, 5, 1.0, 1) == 0.0  # a restarted domain's counter
     assert cpu_percent(10**10, 0, 1.0, 1) == 100.0
+
+
+def test_rates_are_per_second_and_unknown_stays_unknown() -> None:
+    assert rate(3000, 1000, 2.0) == 1000
+    assert rate(0, 5000, 1.0) == 0  # a restarted domain's counters
+    assert rate(None, 5, 1.0) is None and rate(5, None, 1.0) is None
+
+
+def test_samples_carry_disk_and_network_rates(pyvirtd: Daemon) -> None:
+    """The test driver's counters grow with the clock: every rate is known and positive;
+    the details and the event stream carry them."""
+
+    async def body(client: TestClient) -> None:
+        await sign_in(client)
+        sampler = client.server.app[SAMPLER]
+        events = await client.get("/api/events")
+        assert (await events.content.readline()).startswith(b": hello")
+        for _ in range(2):
+            await sampler.sample_all()
+            await asyncio.sleep(0.05)
+        details = await (await client.get("/api/c/0/domains/test")).json()
+        sample = details["stats"][-1]
+        for key in ("disk_rd", "disk_wr", "net_rx", "net_tx"):
+            assert sample[key] > 0, sample
+        while not (line := await asyncio.wait_for(events.content.readline(), 10)).startswith(
+            b"data: "
+        ):
+            pass
+        pushed = json.loads(line[6:])
+        assert pushed["type"] == "stats" and pushed["samples"]["test"]["net_tx"] > 0
+
+    run(pyvirtd, body)
+
+
+def test_connections_are_kept_across_restarts(pyvirtd: Daemon, tmp_path: Path) -> None:
+    """Added and removed connections are saved; the next start opens them again; a
+    file it cannot read is left as it was."""
+    saved = tmp_path / "manager.json"
+    other = pyvirtd.uri().replace("test+unix:///default", "test+unix:///default/")
+
+    async def add_one(client: TestClient) -> None:
+        headers = await sign_in(client)
+        added = await client.post("/api/connections", json={"uri": other}, headers=headers)
+        assert added.status == 201, await added.text()
+
+    async def listed(client: TestClient) -> None:
+        headers = await sign_in(client)
+        conns = await (await client.get("/api/connections")).json()
+        assert [c["uri"] for c in conns] == [pyvirtd.uri(), other]
+        removed = await client.delete(f"/api/c/{conns[1]['id']}", headers=headers)
+        assert removed.status == 200
+
+    run(pyvirtd, add_one, saved=saved)
+    assert json.loads(saved.read_text()) == {"connections": [pyvirtd.uri(), other]}
+    run(pyvirtd, listed, saved=saved)
+    assert json.loads(saved.read_text()) == {"connections": [pyvirtd.uri()]}
+
+    saved.write_text("{not json")
+    run(pyvirtd, add_one, saved=saved)
+    assert saved.read_text() == "{not json"
 
 
 def test_access_needs_the_token_or_the_password(pyvirtd: Daemon) -> None:

@@ -7,6 +7,7 @@ Screenshots of every page land in artifacts/manager/.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,12 @@ def test_pages_on_the_test_driver(pyvirtd: Daemon, page: Page, tmp_path: Path) -
         expect(row.locator(".badge")).to_have_text("running")
         shot(page, "test-list")
 
+        page.goto(address.split("?")[0] + "#/vm/test/graphs")  # the test driver's counters grow
+        for rates in ("#disk-now", "#net-now"):
+            expect(page.locator(rates)).to_have_text(re.compile(r"^[1-9][\d.]* \S+/s "))
+        expect(page.locator("#graph-net")).to_have_attribute("data-points", re.compile(r"\d"))
+        shot(page, "test-graphs")
+
         page.goto(address.split("?")[0] + "#/vm/test/xml")
         page.locator("#xml").fill("<domain type='test'><name>test</name></domain>")
         page.get_by_role("button", name="Save").click()
@@ -69,7 +76,6 @@ def test_pages_on_the_test_driver(pyvirtd: Daemon, page: Page, tmp_path: Path) -
         snap.get_by_role("button", name="Revert").click()
         page.locator("#confirm-ok").click()
         expect(page.locator("#live")).to_have_text("Revert: done")
-        page.get_by_role("button", name="Create snapshot").click()
         page.get_by_label("Name", exact=True).fill("before")
         page.get_by_role("button", name="Create snapshot").click()  # the daemon's refusal
         expect(page.locator("form.snapshot-create + .error")).to_have_text(
@@ -194,6 +200,13 @@ def test_a_linux_vm_from_wizard_to_delete(
         expect(page.locator(".termbar .size")).not_to_have_text(size)  # the terminal refits
         page.set_viewport_size({"width": 1100, "height": 720})
 
+        # Disk and network traffic for the graphs: reads every second, pings to the gateway.
+        page.locator(".console-box").click()
+        page.keyboard.type(
+            "(while :; do dd if=/dev/vda of=/dev/null bs=4096 count=8 iflag=direct; sleep 1; done"
+            " >/dev/null 2>&1 &); ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0;"
+            " (ping -i 1 10.0.2.2 >/dev/null 2>&1 &)\n"
+        )
         page.goto(base + "#/vm/web1/graphs")
         graph = page.locator("#graph-cpu")
         wait_until(lambda: int(graph.get_attribute("data-points") or 0) >= 2, 20, "samples")
@@ -201,6 +214,10 @@ def test_a_linux_vm_from_wizard_to_delete(
         wait_until(
             lambda: int(graph.get_attribute("data-points") or 0) > points, 20, "a new sample"
         )
+        for rates, what in (("#disk-now", "read"), ("#net-now", "received")):
+            moving = re.compile(rf"^(?!0 B/s)[\d.]+ \S+/s {what}")
+            now = page.locator(rates)
+            wait_until(lambda m=moving, n=now: m.match(n.inner_text()), 60, rates)
         shot(page, "graphs")
 
         page.goto(base + "#/")

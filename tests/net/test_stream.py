@@ -66,11 +66,11 @@ def test_paused_receiver_keeps_frames_in_order(tmp_path: Path, loop: Loop) -> No
     for _ in range(20):
         loop.run_until(lambda: True)
     # one frame waits in the backend, the rest in the socket and the sender's queue
-    assert len(server.rx_queue) == 1 and server.rx_dropped == 0 and not server.reading
+    assert len(server.rx_queue) == 1 and server.stats.rx_drop == 0 and not server.reading
     server_peer.full = False
     server.resume()
     loop.run_until(lambda: len(server_peer.frames) == len(sent))
-    assert server_peer.frames == sent and server.rx_dropped == 0
+    assert server_peer.frames == sent and server.stats.rx_drop == 0
 
 
 def test_backpressure_reaches_the_sender(tmp_path: Path, loop: Loop) -> None:

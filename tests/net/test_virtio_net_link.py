@@ -46,7 +46,7 @@ def test_frames_cross_the_link_in_order(tmp_path: Path, loop: Loop) -> None:
         if len(used) == len(rx_addrs):  # the guest takes its frames, gives new buffers
             rx_addrs.extend(b.add_rx(*[800] * 8))
             b.dev.kick(RX)
-        return b.dev.rx_frames == len(sent)
+        return b.dev.stats.rx_packets == len(sent)
 
     loop.run_until(collect)
     used.extend(b.used(RX))
@@ -58,4 +58,4 @@ def test_frames_cross_the_link_in_order(tmp_path: Path, loop: Loop) -> None:
         received.append(data[12:])
         i += count
     assert received == sent
-    assert b.backend.rx_dropped == 0 and a.dev.tx_frames == len(sent)
+    assert b.backend.stats.rx_drop == 0 and a.dev.stats.tx_packets == len(sent)

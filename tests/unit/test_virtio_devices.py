@@ -220,6 +220,26 @@ def test_blk_discard_and_write_zeroes(mem, loop, executor, tmp_path) -> None:
     assert request(h, T_DISCARD, 0, payload=bad)[0] == S_IOERR
 
 
+def test_blk_statistics(mem, loop, executor, tmp_path) -> None:
+    """What query-blockstats reports: completed requests by kind with their bytes,
+    refused ones as invalid; GET_ID is not disk I/O."""
+    h = blk_harness(mem, loop, executor, disk_file(tmp_path))
+    request(h, T_IN, 2, read=1024)
+    request(h, T_OUT, 8, payload=b"x" * 1536)
+    request(h, T_FLUSH, 0)
+    request(h, T_GET_ID, 0, read=20)
+    request(h, T_WRITE_ZEROES, 0, payload=struct.pack("<QII", 16, 8, 0))
+    request(h, T_DISCARD, 0, payload=struct.pack("<QII", 32, 4, 0))
+    request(h, T_IN, DISK // 512 - 1, read=1024)  # beyond the end: refused
+    stats = h.device.stats.to_qmp()
+    assert (stats["rd_operations"], stats["rd_bytes"]) == (1, 1024)
+    assert (stats["wr_operations"], stats["wr_bytes"]) == (2, 1536 + 4096)  # + write-zeroes
+    assert (stats["unmap_operations"], stats["unmap_bytes"]) == (1, 2048)
+    assert stats["flush_operations"] == 1 and stats["invalid_rd_operations"] == 1
+    assert stats["wr_highest_offset"] == 24 * 512
+    assert stats["rd_total_time_ns"] > 0 and stats["failed_rd_operations"] == 0
+
+
 def test_blk_malformed_ring_needs_reset(mem, loop, executor, tmp_path) -> None:
     h = blk_harness(mem, loop, executor, disk_file(tmp_path))
     driver = h.drivers[0]

@@ -209,7 +209,7 @@ def test_rx_frame_larger_than_a_non_mergeable_buffer_is_dropped() -> None:
     d = Driver(F_VERSION_1)
     (addr,) = d.add_rx(100)
     d.backend.deliver(frame_of(200))
-    assert d.used(RX) == [] and d.dev.rx_dropped == 1 and not d.backend.paused
+    assert d.used(RX) == [] and d.dev.stats.rx_drop == 1 and not d.backend.paused
     d.backend.deliver(frame_of(50, seed=9))  # the buffer is still the guest's
     assert d.used(RX) == [(0, 62)] and d.mem.read(addr + 12, 50) == frame_of(50, seed=9)
 
@@ -227,7 +227,7 @@ def test_rx_queue_is_bounded_and_counts_drops() -> None:
     d = Driver()
     for i in range(RX_QUEUE_FRAMES + 5):
         d.backend.deliver(frame_of(60, seed=i))
-    assert len(d.backend.rx_queue) == RX_QUEUE_FRAMES and d.backend.rx_dropped == 5
+    assert len(d.backend.rx_queue) == RX_QUEUE_FRAMES and d.backend.stats.rx_drop == 5
 
 
 def test_tx_strips_the_header() -> None:
@@ -239,7 +239,7 @@ def test_tx_strips_the_header() -> None:
     d.dev.kick(TX)
     assert d.backend.sent == frames
     assert [length for _, length in d.used(TX)] == [0, 0, 0]
-    assert d.transport.queue_irqs == [TX] and d.dev.tx_frames == 3
+    assert d.transport.queue_irqs == [TX] and d.dev.stats.tx_packets == 3
 
 
 def test_tx_runt_and_oversized_frames_are_dropped() -> None:
@@ -247,7 +247,7 @@ def test_tx_runt_and_oversized_frames_are_dropped() -> None:
     d.add_tx(b"\x01" * 10)
     d.add_tx(frame_of(70000))
     d.dev.kick(TX)
-    assert d.backend.sent == [] and d.dev.tx_dropped == 2 and len(d.used(TX)) == 2
+    assert d.backend.sent == [] and d.dev.stats.tx_drop == 2 and len(d.used(TX)) == 2
     assert not d.dev.status & NEEDS_RESET
 
 

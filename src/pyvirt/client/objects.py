@@ -297,6 +297,21 @@ class virDomain(DomainSnapshots, _UUIDObject):
     def OSType(self) -> str:
         return self._call(Proc.DOMAIN_GET_OS_TYPE)["type"]
 
+    def blockStats(self, path: str) -> tuple[int, ...]:
+        """(read requests, bytes read, write requests, bytes written, errors); -1: unknown.
+        `path`: the disk's target or source, "" for all disks."""
+        return tuple(self._call(Proc.DOMAIN_BLOCK_STATS, path=path).values())
+
+    def blockStatsFlags(self, path: str, flags: int = 0) -> dict[str, int]:
+        ret = self._call(Proc.DOMAIN_BLOCK_STATS_FLAGS, path=path, nparams=0, flags=flags)
+        count = ret["nparams"]
+        ret = self._call(Proc.DOMAIN_BLOCK_STATS_FLAGS, path=path, nparams=count, flags=flags)
+        return {p["field"]: p["value"][1] for p in ret["params"]}
+
+    def interfaceStats(self, path: str) -> tuple[int, ...]:
+        """rx bytes, packets, errors, drops, then tx's; `path`: target device or MAC."""
+        return tuple(self._call(Proc.DOMAIN_INTERFACE_STATS, path=path).values())
+
     def isActive(self) -> int:
         return self._call(Proc.DOMAIN_IS_ACTIVE)["active"]
 

@@ -300,6 +300,47 @@ async def _job_stats(s: Session, h: Header, a: Args) -> Ret:
     return {"type": int(job.type), "params": params}
 
 
+_LLONG = 3  # virTypedParameterType
+# virDomainBlockStatsFlags' fields, in the order libvirt's QEMU driver returns them
+_BLOCK_STATS_PARAMS = (
+    ("wr_bytes", "wr_bytes"), ("wr_operations", "wr_req"), ("rd_bytes", "rd_bytes"),
+    ("rd_operations", "rd_req"), ("flush_operations", "flush_req"),
+    ("wr_total_times", "wr_total_ns"), ("rd_total_times", "rd_total_ns"),
+    ("flush_total_times", "flush_total_ns"), ("errs", "errs"),
+)  # fmt: skip
+
+
+@handles(Proc.DOMAIN_BLOCK_STATS)
+async def _block_stats(s: Session, h: Header, a: Args) -> Ret:
+    stats = await driver_of(s).block_stats(dom_from_wire(a["dom"]), a["path"])
+    return {f: -1 if (v := getattr(stats, f)) is None else v for f in remote.BLOCK_STATS_FIELDS}
+
+
+@handles(Proc.DOMAIN_BLOCK_STATS_FLAGS)
+async def _block_stats_flags(s: Session, h: Header, a: Args) -> Ret:
+    """Typed parameters; nparams 0 asks how many there are."""
+    driver = driver_of(s)
+    if not driver.detailed_block_stats:
+        raise not_supported(Proc.DOMAIN_BLOCK_STATS_FLAGS)
+    if not 0 <= a["nparams"] <= remote.DOMAIN_BLOCK_STATS_PARAMETERS_MAX:
+        raise VirtError(ErrorCode.RPC, "nparams too large")
+    stats = await driver.block_stats(dom_from_wire(a["dom"]), a["path"])
+    params = [
+        {"field": name, "value": (_LLONG, value)}
+        for name, attr in _BLOCK_STATS_PARAMS
+        if (value := getattr(stats, attr)) is not None
+    ]
+    if a["nparams"] == 0:
+        return {"params": [], "nparams": len(params)}
+    return {"params": params[: a["nparams"]], "nparams": min(len(params), a["nparams"])}
+
+
+@handles(Proc.DOMAIN_INTERFACE_STATS)
+async def _interface_stats(s: Session, h: Header, a: Args) -> Ret:
+    stats = await driver_of(s).interface_stats(dom_from_wire(a["dom"]), a["path"])
+    return {f: getattr(stats, f) for f in remote.INTERFACE_STATS_FIELDS}
+
+
 @handles(Proc.DOMAIN_GET_MAX_MEMORY)
 async def _max_memory(s: Session, h: Header, a: Args) -> Ret:
     return {"memory": (await driver_of(s).info(dom_from_wire(a["dom"]))).max_mem_kib}

@@ -86,24 +86,41 @@ def _boot(dom: DomainDef) -> list[str]:
     return argv
 
 
+def disk_devices(disks: list[Disk]) -> list[tuple[str, str]]:
+    """Each disk's libvirt alias (virtio-disk0, ide0-1-0...) and QEMU device."""
+    out = []
+    virtio = 0
+    for disk in disks:
+        if disk.bus == "virtio":
+            out.append((f"virtio-disk{virtio}", "virtio-blk-pci"))
+            virtio += 1
+        else:
+            out.append(_ide_slot(disk))
+    return out
+
+
+def drive_id(alias: str) -> str:
+    """The -drive id of a disk (what query-blockstats calls its device)."""
+    return f"drive-{alias}"
+
+
+def netdev_id(index: int) -> str:
+    """The -netdev id of the domain's `index`th interface."""
+    return f"hostnet{index}"
+
+
 def _disks(disks: list[Disk]) -> list[str]:
     argv: list[str] = []
     if any(d.bus == "sata" for d in disks):
         argv += ["-device", "ahci,id=sata0"]
-    virtio = 0
-    for disk in disks:
-        if disk.bus == "virtio":
-            alias, device = f"virtio-disk{virtio}", "virtio-blk-pci"
-            virtio += 1
-        else:
-            alias, device = _ide_slot(disk)
-        drive_id = f"drive-{alias}"
+    for disk, (alias, device) in zip(disks, disk_devices(disks), strict=True):
         if disk.source is not None:
-            drive = f"file={_escape(disk.source)},format={disk.format},if=none,id={drive_id}"
+            name = drive_id(alias)
+            drive = f"file={_escape(disk.source)},format={disk.format},if=none,id={name}"
             if disk.readonly:
                 drive += ",readonly=on"
             argv += ["-drive", drive]
-            device += f",drive={drive_id}"
+            device += f",drive={name}"
         argv += ["-device", f"{device},id={alias}"]
     return argv
 
@@ -136,7 +153,7 @@ def _disk_index(target: str) -> int:
 
 
 def _interface(index: int, iface: Interface, taps: Mapping[int, str]) -> list[str]:
-    netdev = f"hostnet{index}"
+    netdev = netdev_id(index)
     if iface.type == "user":
         backend = f"user,id={netdev}"
     elif index in taps:

@@ -142,6 +142,36 @@ class VolInfo:
     allocation: int
 
 
+@dataclass(frozen=True)
+class BlockStats:
+    """A disk's I/O counters: virDomainBlockStatsStruct and the virDomainBlockStatsFlags
+    fields (requests, bytes, nanoseconds); None where the hypervisor does not count."""
+
+    rd_req: int
+    rd_bytes: int
+    wr_req: int
+    wr_bytes: int
+    errs: int | None = None
+    flush_req: int | None = None
+    rd_total_ns: int | None = None
+    wr_total_ns: int | None = None
+    flush_total_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class InterfaceStats:
+    """virDomainInterfaceStatsStruct: a NIC's traffic as the guest sees it."""
+
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
 # (domain, event type, detail) for every lifecycle change.
 EventCallback = Callable[[DomainRef, LifecycleEvent, int], None]
 
@@ -158,6 +188,7 @@ class Driver(Protocol):
 
     uri: str
     type: str  # virConnectGetType: "QEMU", "Test"
+    detailed_block_stats: bool  # BlockStats has flush and time counters (virDomainBlockStatsFlags)
 
     async def close(self) -> None: ...
 
@@ -195,6 +226,9 @@ class Driver(Protocol):
     async def is_active(self, dom: DomainRef) -> bool: ...
     async def is_persistent(self, dom: DomainRef) -> bool: ...
     async def open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> Console: ...
+    # disk: target ("vda") or source path, "" for all disks; interface: target dev or MAC
+    async def block_stats(self, dom: DomainRef, disk: str) -> BlockStats: ...
+    async def interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats: ...
     def subscribe(self, callback: EventCallback) -> Callable[[], None]: ...  # returns unsubscribe
 
     # --- storage

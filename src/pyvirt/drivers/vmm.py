@@ -28,13 +28,15 @@ from pyvirt.domain.qemu_argv import RuntimePaths, qemu_argv
 from pyvirt.storage.dir_pools import DirPools
 from pyvirt.virterror import ErrorCode, ErrorDomain, VirtError
 
-from . import host
+from . import host, vmm_stats
 from .base import (
     NO_JOB,
+    BlockStats,
     DomainInfo,
     DomainRef,
     DomainState,
     EventCallback,
+    InterfaceStats,
     JobInfo,
     JobOperation,
     JobType,
@@ -99,6 +101,7 @@ class _Domain:
 
 class VmmDriver(VmmSnapshots, DirPools):
     type = "QEMU"
+    detailed_block_stats = True
 
     def __init__(self, uri: str, *, state_dir: Path, emulator: str) -> None:
         self.uri = uri
@@ -591,6 +594,21 @@ class VmmDriver(VmmSnapshots, DirPools):
         if port not in dom.record.ptys:
             raise _invalid(f"cannot find character device {dev_name or 'console0'}")
         return await open_pty_console(dom.record.ptys[port])
+
+    # --- statistics
+
+    async def block_stats(self, ref: DomainRef, disk: str) -> BlockStats:
+        dom = await self._find(ref)
+        vmm = self._active(dom)
+        return await vmm_stats.block_stats(vmm, dom.running or dom.config, disk)
+
+    async def interface_stats(self, ref: DomainRef, device: str) -> InterfaceStats:
+        dom = await self._find(ref)
+        vmm = self._active(dom)
+        pyvirt = self.uri.startswith("pyvirt:")  # pyvirt-qemu counts; QEMU's user net does not
+        return await vmm_stats.interface_stats(
+            vmm, dom.running or dom.config, device, pyvirt=pyvirt
+        )
 
     # --- events
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pyvirt.block.accounting import BlockAccounting
 from pyvirt.block.driver import BlockDriver
 
 
@@ -30,6 +31,7 @@ class HostResources:
     executor: concurrent.futures.Executor
     chardevs: Mapping[str, CharBackend] = field(default_factory=dict)
     images: Mapping[str, BlockDriver] = field(default_factory=dict)
+    block_stats: Mapping[str, BlockAccounting] = field(default_factory=dict)  # by drive, as images
     netdevs: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -23,6 +23,7 @@ def create_virtio(cfg: VirtioConfig, mem: GuestMemory, host: HostResources) -> V
             serial=cfg.serial,
             discard=cfg.discard,
             write_zeroes=cfg.write_zeroes,
+            stats=host.block_stats.get(cfg.drive),
         )
     if cfg.kind == "rng":
         return VirtioRng(mem, max_bytes=cfg.max_bytes, period_ms=cfg.period_ms)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pyvirt.virterror import VirtError
+
 from . import console, domains, snapshots, storage
 from .appkeys import AUTH, CONNECTIONS, HUB, SAMPLER, json_body
 from .auth import SESSION, Auth
@@ -18,6 +20,7 @@ from .connections import Connections
 from .csrf import csrf_middleware
 from .errors import ApiError, errors_middleware
 from .events import Hub
+from .saved import SavedConnections
 from .stats import Sampler
 
 log = logging.getLogger(__name__)
@@ -120,10 +123,14 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def make_app(auth: Auth, uris: list[str]) -> web.Application:
+def make_app(
+    auth: Auth, uris: list[str], saved: SavedConnections | None = None, default_uri: str = ""
+) -> web.Application:
+    """At start, the connections `saved` by earlier runs and `uris` are opened; with
+    neither, `default_uri`."""
     app = web.Application(middlewares=[errors_middleware, auth.middleware, csrf_middleware])
     hub = Hub()
-    connections = Connections(hub)
+    connections = Connections(hub, saved)
     app[AUTH] = auth
     app[HUB] = hub
     app[CONNECTIONS] = connections
@@ -132,8 +139,14 @@ def make_app(auth: Auth, uris: list[str]) -> web.Application:
     app.on_response_prepare.append(on_prepare)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        for uri in uris:
-            conn = await connections.add(uri)
+        earlier = connections.saved.load()
+        wanted = earlier + [u for u in uris if u not in earlier]
+        for uri in wanted or ([default_uri] if default_uri else []):
+            try:
+                conn = await connections.add(uri)
+            except (VirtError, ApiError) as e:  # a saved URI that is malformed or repeated
+                log.warning("ignoring connection %s: %s", uri, e)
+                continue
             if conn.error:
                 log.warning("cannot connect to %s: %s", uri, conn.error)
         sampler = asyncio.create_task(app[SAMPLER].run())

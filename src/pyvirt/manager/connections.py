@@ -20,6 +20,7 @@ from pyvirt.virterror import ErrorCode, VirtError
 
 from .errors import ApiError
 from .events import Hub
+from .saved import SavedConnections
 
 T = TypeVar("T")
 
@@ -134,10 +135,14 @@ class Connection:
 
 
 class Connections:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, saved: SavedConnections | None = None) -> None:
         self.hub = hub
+        self.saved = saved or SavedConnections(None)
         self.by_id: dict[str, Connection] = {}
         self._ids = (str(n) for n in itertools.count())
+
+    def uris(self) -> list[str]:
+        return [c.uri for c in self.by_id.values()]
 
     async def add(self, uri: str) -> Connection:
         urimod.parse(uri)  # a malformed URI is the daemon-independent error libvirt gives
@@ -145,6 +150,7 @@ class Connections:
             raise ApiError(409, f"{uri} is already in the list", field="uri")
         conn = Connection(next(self._ids), uri, self.hub)
         self.by_id[conn.id] = conn
+        self.saved.save(self.uris())
         await conn.open()
         return conn
 
@@ -157,6 +163,7 @@ class Connections:
     async def remove(self, cid: str) -> None:
         await self.get(cid).close()
         del self.by_id[cid]
+        self.saved.save(self.uris())
 
     async def close(self) -> None:
         for conn in self.by_id.values():

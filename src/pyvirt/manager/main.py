@@ -16,6 +16,7 @@ from aiohttp import web
 from .app import make_app
 from .auth import Auth
 from .listen import ListenRefused, check_listen
+from .saved import SavedConnections, default_path
 
 DEFAULT_URI = "pyvirt:///session"
 
@@ -42,6 +43,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="a password that signs in as well as the printed token",
     )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=default_path(),
+        metavar="FILE",
+        help="where the connection list is kept (default: %(default)s)",
+    )
     p.add_argument("--tls-cert", type=Path, metavar="PEM")
     p.add_argument("--tls-key", type=Path, metavar="PEM")
     p.add_argument("--verbose", "-v", action="store_true")
@@ -59,7 +67,8 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 async def serve(args: argparse.Namespace, auth: Auth, tls: ssl.SSLContext | None) -> None:
-    runner = web.AppRunner(make_app(auth, args.connect or [DEFAULT_URI]), access_log=None)
+    app = make_app(auth, args.connect or [], SavedConnections(args.config), DEFAULT_URI)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.listen, args.port, ssl_context=tls)
     await site.start()

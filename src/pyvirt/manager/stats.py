@@ -1,9 +1,12 @@
-"""Samples of each running domain's CPU and memory, kept for the graphs and pushed live.
+"""Samples of each running domain's CPU, memory, disk and network use, kept for the
+graphs and pushed live.
 
 CPU use is the growth of the domain's CPU time (virDomainGetInfo) over the wall
 time between two samples, per vCPU, in percent, as virt-manager computes it.
-The client API has no block or interface statistics yet, so disk and network
-graphs are not drawn.
+Disk and network rates, in bytes per second, are the growth of the counters of
+all its disks (virDomainBlockStats by target) and interfaces
+(virDomainInterfaceStats by MAC); None where the connection has no such
+counters (no disks, or QEMU's user-mode networking).
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import xml.etree.ElementTree as ET
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
-from pyvirt.client import virConnect
+from pyvirt.client import virConnect, virDomain
 from pyvirt.virterror import VirtError
 
 from .connections import Connections
@@ -26,12 +31,49 @@ HISTORY = 120  # samples kept per domain (two minutes)
 LIST_ACTIVE = 1  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
 
 
-def _active_infos(virt: virConnect) -> dict[str, list[int]]:
-    infos = {}
+@dataclass(frozen=True)
+class Reading:
+    """One domain's counters at one moment."""
+
+    t: float  # monotonic seconds
+    memory_kib: int
+    vcpus: int
+    cpu_ns: int
+    io: dict[str, int | None]  # IO_KEYS: bytes so far
+
+
+IO_KEYS = ("disk_rd", "disk_wr", "net_rx", "net_tx")
+
+
+def _sum(stats: list[tuple[int, ...]], *fields: int) -> list[int | None]:
+    if not stats:
+        return [None] * len(fields)
+    return [sum(s[f] for s in stats) for f in fields]
+
+
+def _io_counters(dom: virDomain) -> dict[str, int | None]:
+    root = ET.fromstring(dom.XMLDesc(0))
+    disks = [t.get("dev", "") for t in root.iterfind("devices/disk/target")]
+    macs = [m.get("address", "") for m in root.iterfind("devices/interface/mac")]
+    try:
+        rd, wr = _sum([dom.blockStats(d) for d in disks], 1, 3)
+    except VirtError:
+        rd = wr = None
+    try:
+        rx, tx = _sum([dom.interfaceStats(m) for m in macs], 0, 4)
+    except VirtError:
+        rx = tx = None
+    return dict(zip(IO_KEYS, (rd, wr, rx, tx), strict=True))
+
+
+def _read_active(virt: virConnect) -> dict[str, Reading]:
+    readings = {}
     for dom in virt.listAllDomains(LIST_ACTIVE):
         with contextlib.suppress(VirtError):  # it may have gone away since the listing
-            infos[dom.name()] = dom.info()
-    return infos
+            _, _, memory_kib, vcpus, cpu_ns = dom.info()
+            io = _io_counters(dom)
+            readings[dom.name()] = Reading(time.monotonic(), memory_kib, vcpus, cpu_ns, io)
+    return readings
 
 
 def cpu_percent(cpu_ns: int, last_cpu_ns: int, seconds: float, vcpus: int) -> float:
@@ -41,12 +83,32 @@ def cpu_percent(cpu_ns: int, last_cpu_ns: int, seconds: float, vcpus: int) -> fl
     return round(min(100.0, max(0.0, used)), 1)
 
 
+def rate(now: int | None, last: int | None, seconds: float) -> int | None:
+    """Bytes per second between two counter readings; None if either is unknown."""
+    if now is None or last is None or seconds <= 0:
+        return None
+    return max(0, round((now - last) / seconds))
+
+
+def sample(now: Reading, last: Reading) -> dict[str, Any]:
+    """What the graphs get: CPU %, memory, and each I/O rate."""
+    seconds = now.t - last.t
+    out: dict[str, Any] = {
+        "t": time.time(),
+        "cpu": cpu_percent(now.cpu_ns, last.cpu_ns, seconds, now.vcpus),
+        "memory_kib": now.memory_kib,
+    }
+    for key in IO_KEYS:
+        out[key] = rate(now.io[key], last.io[key], seconds)
+    return out
+
+
 class Sampler:
     def __init__(self, connections: Connections, hub: Hub) -> None:
         self.connections = connections
         self.hub = hub
         self._history: dict[tuple[str, str], deque[dict[str, Any]]] = {}
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # (monotonic s, CPU ns)
+        self._last: dict[tuple[str, str], Reading] = {}
 
     def history(self, cid: str, name: str) -> list[dict[str, Any]]:
         return list(self._history.get((cid, name), ()))
@@ -61,22 +123,19 @@ class Sampler:
             if conn.virt is None:
                 continue
             try:
-                infos = await conn.run(_active_infos)
+                readings = await conn.run(_read_active)
             except (VirtError, ApiError):
                 continue
-            now = time.monotonic()
             samples = {}
-            for name, (_, _, memory_kib, vcpus, cpu_ns) in infos.items():
+            for name, reading in readings.items():
                 key = (conn.id, name)
                 last = self._last.get(key)
-                self._last[key] = (now, cpu_ns)
+                self._last[key] = reading
                 if last is None:
                     continue
-                cpu = cpu_percent(cpu_ns, last[1], now - last[0], vcpus)
-                sample = {"t": time.time(), "cpu": cpu, "memory_kib": memory_kib}
-                self._history.setdefault(key, deque(maxlen=HISTORY)).append(sample)
-                samples[name] = sample
-            for key in [k for k in self._last if k[0] == conn.id and k[1] not in infos]:
+                samples[name] = sample(reading, last)
+                self._history.setdefault(key, deque(maxlen=HISTORY)).append(samples[name])
+            for key in [k for k in self._last if k[0] == conn.id and k[1] not in readings]:
                 del self._last[key]  # stopped: its next run starts a new CPU time count
             if samples:
                 self.hub.publish({"type": "stats", "conn": conn.id, "samples": samples})

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,24 @@ class NetPeer(Protocol):
         """The backend has room again after `send` returned False."""
 
 
+@dataclass
+class NetStats:
+    """A netdev's traffic as its guest sees it (virDomainInterfaceStats' counters: rx is
+    towards the guest). The NIC and the backend count; the netdev outlives guest reboots."""
+
+    rx_bytes: int = 0
+    rx_packets: int = 0
+    rx_errs: int = 0
+    rx_drop: int = 0  # for the guest, lost: no room in its buffers or in the backend's queue
+    tx_bytes: int = 0
+    tx_packets: int = 0
+    tx_errs: int = 0
+    tx_drop: int = 0  # from the guest, lost: malformed, or the host side refused it
+
+    def to_qmp(self) -> dict[str, int]:
+        return asdict(self)
+
+
 class NetBackend:
     """Base class: frame queueing and pause/resume; subclasses do the host I/O."""
 
@@ -54,8 +73,7 @@ class NetBackend:
         self.peer: NetPeer | None = None
         self.paused = False
         self.rx_queue: deque[bytes] = deque()
-        self.rx_dropped = 0  # frames lost because the rx queue was full
-        self.tx_dropped = 0  # guest frames the host side refused
+        self.stats = NetStats()
         self.closed = False
 
     # --- what the VMM calls ------------------------------------------------------------
@@ -119,10 +137,10 @@ class NetBackend:
 
     def _hold(self, frame: bytes) -> None:
         if len(self.rx_queue) >= RX_QUEUE_FRAMES:
-            self.rx_dropped += 1
-            if self.rx_dropped == 1 or self.rx_dropped % 1000 == 0:
+            self.stats.rx_drop += 1
+            if self.stats.rx_drop == 1 or self.stats.rx_drop % 1000 == 0:
                 log.info("netdev %s: guest not receiving, %d frame(s) dropped so far",
-                         self.id, self.rx_dropped)  # fmt: skip
+                         self.id, self.stats.rx_drop)  # fmt: skip
             return
         self.rx_queue.append(frame)
 

@@ -120,7 +120,7 @@ class StreamBackend(NetBackend):
 
     def send(self, parts: Sequence[Buffer]) -> bool:
         if self.output is None:
-            self.tx_dropped += 1  # nobody on the other end of the cable
+            self.stats.tx_drop += 1  # nobody on the other end of the cable
             return True
         length = sum(len(p) for p in parts)
         return self.output.send([_LEN.pack(length), *parts])

@@ -107,7 +107,7 @@ class TapBackend(NetBackend):
 
     def _write_error(self, error: OSError) -> None:
         # e.g. EIO while the interface is down: the frame is lost, as on a real link
-        self.tx_dropped += 1
+        self.stats.tx_drop += 1
         log.debug("netdev %s: writing to %s: %s", self.id, self.ifname, error)
 
     def send(self, parts: Sequence[Buffer]) -> bool:

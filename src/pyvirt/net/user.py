@@ -310,7 +310,7 @@ class UserBackend(NetBackend):
             return True
         frame = b"".join(parts)
         if len(frame) > MAX_FRAME:
-            self.tx_dropped += 1
+            self.stats.tx_drop += 1
             return True
         self.lib.slirp_input(self.slirp, frame, len(frame))
         self._schedule(0)  # slirp may have opened sockets to watch

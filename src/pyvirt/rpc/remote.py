@@ -74,6 +74,11 @@ TypedParam = Struct(
     ),
 )
 DOMAIN_JOB_STATS_MAX = 64
+DOMAIN_BLOCK_STATS_PARAMETERS_MAX = 16
+BLOCK_STATS_FIELDS = ("rd_req", "rd_bytes", "wr_req", "wr_bytes", "errs")
+INTERFACE_STATS_FIELDS = tuple(
+    f"{way}_{what}" for way in ("rx", "tx") for what in ("bytes", "packets", "errs", "drop")
+)
 
 
 def _s(name: str, *fields: tuple[str, XdrType]) -> Struct:
@@ -148,6 +153,8 @@ class Proc(IntEnum):
     DOMAIN_SHUTDOWN = 33
     DOMAIN_SUSPEND = 34
     DOMAIN_UNDEFINE = 35
+    DOMAIN_BLOCK_STATS = 64
+    DOMAIN_INTERFACE_STATS = 65
     NETWORK_GET_AUTOSTART = 44
     DOMAIN_RESTORE = 54
     DOMAIN_SAVE = 55
@@ -200,6 +207,7 @@ class Proc(IntEnum):
     DOMAIN_GET_STATE = 212
     DOMAIN_UNDEFINE_FLAGS = 231
     DOMAIN_DESTROY_FLAGS = 234
+    DOMAIN_BLOCK_STATS_FLAGS = 243
     DOMAIN_RESET = 245
     DOMAIN_SHUTDOWN_FLAGS = 258
     CONNECT_LIST_ALL_DOMAINS = 273
@@ -395,6 +403,28 @@ _TABLE: list[tuple[Proc, XdrType, XdrType, bool]] = [
         _RO,
     ),
     # --- snapshots
+    (
+        Proc.DOMAIN_BLOCK_STATS,
+        _s("block_stats_args", _dom, ("path", NonnullString)),
+        _s("block_stats_ret", *((f, Hyper) for f in BLOCK_STATS_FIELDS)),
+        _RO,
+    ),
+    (
+        Proc.DOMAIN_BLOCK_STATS_FLAGS,
+        _s("block_stats_flags_args", _dom, ("path", NonnullString), ("nparams", Int), _flags),
+        _s(
+            "block_stats_flags_ret",
+            ("params", Array(TypedParam, DOMAIN_BLOCK_STATS_PARAMETERS_MAX)),
+            ("nparams", Int),
+        ),
+        _RO,
+    ),
+    (
+        Proc.DOMAIN_INTERFACE_STATS,
+        _s("interface_stats_args", _dom, ("path", NonnullString)),
+        _s("interface_stats_ret", *((f, Hyper) for f in INTERFACE_STATS_FIELDS)),
+        _RO,
+    ),
     (
         Proc.DOMAIN_SNAPSHOT_CREATE_XML,
         _s("snapshot_create_xml_args", _dom, ("xml_desc", NonnullString), _flags),

@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-from pyvirt.virsh import console, domain, edit, events, help, host, lifecycle, snapshot, storage  # noqa: F401  # noqa: F401
+from pyvirt.virsh import (  # noqa: F401
+    console,
+    domain,
+    edit,
+    events,
+    help,
+    host,
+    lifecycle,
+    snapshot,
+    stats,
+    storage,
+)
 from pyvirt.virsh.commands import Command, lookup, parse_args
 from pyvirt.virsh.context import Ctl
 from pyvirt.virsh.errors import VirshError, report

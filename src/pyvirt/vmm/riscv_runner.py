@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from pyvirt.hw.virtio.device import VirtioDevice
-from pyvirt.machine.host import HostResources
 from pyvirt.machine.riscv.virt import VirtConfig, VirtMachine
 from pyvirt.tcg.riscv.hart import Hart
 from pyvirt.vmm.hart_thread import HartThread
@@ -45,7 +44,7 @@ class RiscvVmm(Vmm):
         self._outcome = None
         self._done = loop.create_future()
         serial = self.config.serials[0] if self.config.serials else None
-        host = HostResources(loop, self.executor, self.chardevs, self.images, self.netdevs)
+        host = self.host_resources(loop)
         self.virt = virt = VirtMachine(
             self._virt_config(), self.chardevs[serial] if serial else None, self, host
         )

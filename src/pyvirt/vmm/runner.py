@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pyvirt.block.accounting import BlockAccounting
 from pyvirt.block.driver import BlockDriver, BlockError
 from pyvirt.block.locking import Permissions
 from pyvirt.block.open import open_image as block_open
@@ -81,6 +82,7 @@ class Vmm:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.virtio = machine_devices(config.devices)
         self.images: dict[str, BlockDriver] = {}
+        self.block_stats: dict[str, BlockAccounting] = {}
         self.netdevs: dict[str, NetBackend] = {}
         self.executor = concurrent.futures.ThreadPoolExecutor(IO_THREADS, "io")
         self.boots = 0
@@ -154,8 +156,20 @@ class Vmm:
         self.open_chardevs()
         for drive_id in {d.drive for d in self.virtio if d.drive is not None}:
             self.images[drive_id] = open_image(self.config.drives[drive_id])
+            self.block_stats[drive_id] = BlockAccounting()
         for netdev_id, spec in self.config.netdevs.items():
             self.netdevs[netdev_id] = open_backend(spec)
+
+    def host_resources(self, loop: asyncio.AbstractEventLoop) -> HostResources:
+        """What this boot's machine borrows from the VMM."""
+        return HostResources(
+            loop,
+            self.executor,
+            chardevs=self.chardevs,
+            images=self.images,
+            block_stats=self.block_stats,
+            netdevs=self.netdevs,
+        )
 
     def open_chardevs(self) -> None:
         escape = chardev.EscapeHandler(
@@ -247,7 +261,7 @@ class Vmm:
         self._outcome = None
         self._done = self._loop.create_future()
         serial_lines = [self.chardevs[cid] if cid else None for cid in self.config.serials]
-        host = HostResources(self._loop, self.executor, self.chardevs, self.images, self.netdevs)
+        host = self.host_resources(self._loop)
         assert self.kvm is not None
         self.machine = PcMachine(self.kvm, self._pc_config(), serial_lines, self, host)
         self._clock = None

@@ -12,8 +12,11 @@ import asyncio
 import concurrent.futures
 import logging
 import struct
+import time
 from dataclasses import dataclass, field
 
+from pyvirt.block import accounting
+from pyvirt.block.accounting import BlockAccounting
 from pyvirt.block.driver import BlockDriver
 from pyvirt.memory import GuestMemory
 
@@ -40,6 +43,9 @@ ID_BYTES = 20
 QUEUE_SIZE = 256
 MAX_DISCARD_SECTORS = (1 << 22) - 1  # 2 GiB per segment
 MAX_SEGMENTS = 32
+# what each request type counts as in the drive's statistics (QEMU counts write-zeroes as writes)
+ACCOUNTED = {T_IN: accounting.READ, T_OUT: accounting.WRITE, T_FLUSH: accounting.FLUSH,
+             T_DISCARD: accounting.UNMAP, T_WRITE_ZEROES: accounting.WRITE}  # fmt: skip
 
 
 class BadRequest(Exception):
@@ -48,6 +54,7 @@ class BadRequest(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+        self.kind: str | None = None  # the statistics' kind of the refused request
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Request:
     sector: int
     data: list[memoryview] = field(default_factory=list)
     status: memoryview | None = None
+    started_ns: int = 0
 
     @property
     def length(self) -> int:
@@ -77,6 +85,7 @@ class VirtioBlk(VirtioDevice):
         serial: str = "",
         discard: bool = True,
         write_zeroes: bool = True,
+        stats: BlockAccounting | None = None,
     ) -> None:
         features = F_SEG_MAX | F_BLK_SIZE | F_FLUSH
         features |= F_RO if image.read_only else 0
@@ -87,6 +96,7 @@ class VirtioBlk(VirtioDevice):
         self.loop = loop
         self.executor = executor
         self.serial = serial.encode()[:ID_BYTES]
+        self.stats = stats if stats is not None else BlockAccounting()
         self.capacity = image.length // SECTOR
         self.inflight: set[concurrent.futures.Future[None]] = set()
         self.generation = 0  # bumped by reset: completions of older requests are dropped
@@ -105,6 +115,8 @@ class VirtioBlk(VirtioDevice):
                 request = self._parse(chain)
             except BadRequest as e:
                 log.debug("%s: %s", self.name, e)
+                if e.kind is not None:
+                    self.stats.refused(e.kind)
                 self._finish(chain, e.status, 0)
                 continue
             self._submit(request)
@@ -114,8 +126,17 @@ class VirtioBlk(VirtioDevice):
         if sum(len(b) for b in head) < HEADER.size or not chain.writable:
             raise BadRequest(S_IOERR, "request without a header or a status byte")
         rtype, _, sector = HEADER.unpack(b"".join(bytes(b) for b in head))
+        try:
+            return self._parse_body(chain, rtype, sector, rest)
+        except BadRequest as e:
+            e.kind = ACCOUNTED.get(rtype)
+            raise
+
+    def _parse_body(
+        self, chain: DescriptorChain, rtype: int, sector: int, rest: list[memoryview]
+    ) -> Request:
         data_out, status = split_views(chain.writable, chain.writable_len - 1)
-        request = Request(chain, rtype, sector, status=status[0])
+        request = Request(chain, rtype, sector, status=status[0], started_ns=time.monotonic_ns())
         if rtype == T_IN:
             request.data = data_out
             self._check_range(request)
@@ -198,7 +219,21 @@ class VirtioBlk(VirtioDevice):
             except OSError as e:
                 log.warning("%s: %s: I/O error: %s", self.name, self.image.path, e.strerror)
                 written, status = 0, S_IOERR
+            self._account(request, ok=status == S_OK)
             self._finish(request.chain, status, written, request.status)
+
+    def _account(self, request: Request, ok: bool) -> None:
+        kind = ACCOUNTED.get(request.type)
+        if kind is None:
+            return
+        if request.type in (T_DISCARD, T_WRITE_ZEROES):
+            segments = self._segments(request)
+            nbytes = sum(length for _, length, _ in segments)
+            end = max(start + length for start, length, _ in segments)
+        else:
+            nbytes = request.length if request.type != T_FLUSH else 0
+            end = request.sector * SECTOR + nbytes
+        self.stats.done(kind, request.started_ns, nbytes=nbytes, end=end, ok=ok)
 
     def _finish(
         self, chain: DescriptorChain, status: int, written: int, slot: memoryview | None = None

@@ -60,9 +60,7 @@ class VirtioNet(VirtioDevice):
         self.mac = bytes(mac)
         self.link_up = True
         self.tx_blocked = False  # the backend is full: wait for tx_ready()
-        self.rx_frames = self.tx_frames = 0
-        self.rx_dropped = 0  # frames larger than the guest's (non-mergeable) buffers
-        self.tx_dropped = 0  # runt or oversized frames from the guest
+        self.stats = backend.stats  # counted here, kept by the netdev across reboots
         self._update_config()
         backend.attach(self)
 
@@ -164,7 +162,7 @@ class VirtioNet(VirtioDevice):
         if sum(c.writable_len for c in chains) < need:  # one buffer, without MRG_RXBUF
             chains[0].release()
             queue.undo_pop()
-            self.rx_dropped += 1  # larger than the guest's buffers, as QEMU drops it
+            self.stats.rx_drop += 1  # larger than the guest's buffers, as QEMU drops it
             return True
         view = memoryview(frame)
         pos = 0
@@ -180,7 +178,8 @@ class VirtioNet(VirtioDevice):
             lengths.append(offset + count)
         for chain, length in zip(chains, lengths, strict=True):
             queue.push(chain, length)
-        self.rx_frames += 1
+        self.stats.rx_packets += 1
+        self.stats.rx_bytes += len(frame)
         self.used(RX)
         return True
 
@@ -201,9 +200,10 @@ class VirtioNet(VirtioDevice):
                 self.tx_blocked = not self.backend.send(parts)
                 for part in parts:
                     part.release()
-                self.tx_frames += 1
+                self.stats.tx_packets += 1
+                self.stats.tx_bytes += length
             else:
-                self.tx_dropped += 1
+                self.stats.tx_drop += 1
             queue.push(chain, 0)
             sent = True
         if sent:

@@ -11,7 +11,7 @@ const state = {
   connections: [],
   cid: localStorage.getItem("pyvirt-connection") || "",
   domains: new Map(), // name -> summary (current connection)
-  stats: new Map(), // name -> [{t, cpu, memory_kib}]
+  stats: new Map(), // name -> [{t, cpu, memory_kib, disk_rd, disk_wr, net_rx, net_tx}]
   view: null, // the rendered page: {kind, name, ...hooks}
 };
 const HISTORY = 120;
@@ -117,7 +117,8 @@ function confirmDialog(title, body, okLabel) {
 
 // --- graphs
 
-function drawSeries(canvas, values, max) {
+// One series, filled below, in the canvas' colour; `second` adds a line in its --second colour.
+function drawSeries(canvas, values, max, second = null) {
   const ratio = window.devicePixelRatio || 1;
   const w = canvas.clientWidth, hgt = canvas.clientHeight;
   canvas.width = w * ratio;
@@ -126,20 +127,39 @@ function drawSeries(canvas, values, max) {
   ctx.scale(ratio, ratio);
   ctx.clearRect(0, 0, w, hgt);
   const style = getComputedStyle(canvas);
+  if (second && second.length >= 2) {
+    ctx.strokeStyle = style.getPropertyValue("--second");
+    ctx.lineWidth = 1.5;
+    plot(ctx, second, max, w, hgt);
+    ctx.stroke();
+  }
   ctx.strokeStyle = style.color;
   ctx.fillStyle = style.getPropertyValue("--fill");
   ctx.lineWidth = 1.5;
   if (values.length < 2) return;
-  const step = w / (HISTORY - 1);
-  const x0 = w - (values.length - 1) * step;
-  const y = (v) => hgt - 1 - (Math.min(v, max) / max) * (hgt - 2);
-  ctx.beginPath();
-  values.forEach((v, i) => (i ? ctx.lineTo(x0 + i * step, y(v)) : ctx.moveTo(x0, y(v))));
+  const x0 = plot(ctx, values, max, w, hgt);
   ctx.stroke();
   ctx.lineTo(w, hgt);
   ctx.lineTo(x0, hgt);
   ctx.fill();
   canvas.dataset.points = values.length;
+}
+
+// The path of `values`, newest at the right edge; returns where it starts.
+function plot(ctx, values, max, w, hgt) {
+  const step = w / (HISTORY - 1);
+  const x0 = w - (values.length - 1) * step;
+  const y = (v) => hgt - 1 - (Math.min(v, max) / max) * (hgt - 2);
+  ctx.beginPath();
+  values.forEach((v, i) => (i ? ctx.lineTo(x0 + i * step, y(v)) : ctx.moveTo(x0, y(v))));
+  return x0;
+}
+
+// Two rates (bytes/s) on one scale that fits both, at least 1 KiB/s.
+function drawRates(canvas, samples, first, second) {
+  const a = samples.map((s) => s[first] ?? 0), b = samples.map((s) => s[second] ?? 0);
+  const max = Math.max(1024, ...a, ...b) * 1.1;
+  drawSeries(canvas, a, max, b);
 }
 
 function sparkline(name) {
@@ -531,6 +551,12 @@ function consoleTab(name, details, body) {
   };
 }
 
+const RATE_GRAPHS = [
+  // [id, caption, first series, second series, legend, what "unknown" means]
+  ["disk", "Disk I/O", "disk_rd", "disk_wr", ["read", "written"], "no disks, or the connection does not count disk I/O"],
+  ["net", "Network", "net_rx", "net_tx", ["received", "sent"], "no interfaces, or the connection does not count their traffic"],
+];
+
 function graphsTab(name, details, body) {
   const cpu = h("canvas", { class: "graph", id: "graph-cpu", role: "img", "aria-label": "CPU use" });
   const mem = h("canvas", { class: "graph mem", id: "graph-mem", role: "img", "aria-label": "Memory" });
@@ -539,8 +565,14 @@ function graphsTab(name, details, body) {
   body.append(
     h("figure", {}, h("figcaption", {}, "CPU use (% of its vCPUs) ", cpuNow), cpu),
     h("figure", {}, h("figcaption", {}, "Memory ", memNow), mem),
-    h("p", { class: "note" }, "Disk and network graphs are not shown: the client API has no block or interface statistics yet."),
   );
+  const rates = RATE_GRAPHS.map(([id, caption, first, second, legend, unknown]) => {
+    const canvas = h("canvas", { class: `graph ${id}`, id: `graph-${id}`, role: "img", "aria-label": caption });
+    const now = h("span", { class: "now", id: `${id}-now` });
+    const key = h("span", { class: "legend" }, h("span", { class: "first" }, legend[0]), " / ", h("span", { class: "second" }, legend[1]));
+    body.append(h("figure", {}, h("figcaption", {}, `${caption} `, key, " ", now), canvas));
+    return { canvas, now, caption, first, second, legend, unknown };
+  });
   const draw = () => {
     const samples = state.stats.get(name) || [];
     const last = samples[samples.length - 1];
@@ -550,6 +582,12 @@ function graphsTab(name, details, body) {
     drawSeries(mem, memory, max);
     cpuNow.textContent = last ? `${last.cpu}%` : "(no samples: not running)";
     memNow.textContent = last && last.memory_kib ? mib(last.memory_kib) : "";
+    for (const g of rates) {
+      drawRates(g.canvas, samples, g.first, g.second);
+      const known = last && last[g.first] != null;
+      g.now.textContent = !last ? "" : known ? `${bytes(last[g.first])}/s ${g.legend[0]}, ${bytes(last[g.second])}/s ${g.legend[1]}` : `(not available: ${g.unknown})`;
+      g.canvas.setAttribute("aria-label", `${g.caption}: ${g.now.textContent || "no samples"}`);
+    }
   };
   return {
     shown: draw,

@@ -1,5 +1,9 @@
 """The QMP commands pyvirt-qemu serves, with QEMU 7.2's argument names, return shapes and
-error texts (checked against Debian's qemu-system-x86_64 by tests/vmm/test_qmp.py)."""
+error texts (checked against Debian's qemu-system-x86_64 by tests/vmm/test_qmp.py).
+
+One extension: x-query-netstats, each netdev's traffic counters (QEMU has no QMP
+command for them; libvirt reads a tap's from the host, which user-mode
+networking does not have)."""
 
 from __future__ import annotations
 
@@ -53,6 +57,15 @@ def command_table(vmm: Vmm) -> dict[str, Command]:
 
     async def query_block(args: Args) -> object:
         return [_block_info(vmm, drive_id) for drive_id in vmm.images]
+
+    async def query_blockstats(args: Args) -> object:
+        return [
+            {"device": drive_id, "node-name": drive_id, "stats": stats.to_qmp()}
+            for drive_id, stats in vmm.block_stats.items()
+        ]
+
+    async def x_query_netstats(args: Args) -> object:
+        return [{"netdev": nid, **dev.stats.to_qmp()} for nid, dev in vmm.netdevs.items()]
 
     async def query_chardev(args: Args) -> object:
         return _chardevs(vmm)
@@ -132,6 +145,10 @@ def command_table(vmm: Vmm) -> dict[str, Command]:
             Command("query-version", query_version),
             Command("query-cpus-fast", query_cpus_fast),
             Command("query-block", query_block),
+            Command(
+                "query-blockstats", query_blockstats, (Param("query-nodes", "boolean", False),)
+            ),
+            Command("x-query-netstats", x_query_netstats),
             Command("query-chardev", query_chardev),
             Command("query-pci", query_pci),
             Command("stop", stop),
