@@ -197,6 +197,7 @@ class TestDriver(TestSnapshots):
         self._next_id = 1
         self._subscribers: list[EventCallback] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._snapshot_trees = {}
         test = self._add_domain(parse_domain(_DEFAULT_DOMAIN), persistent=True)
         self._start(test)
         pool = _Pool(parse_pool(_DEFAULT_POOL), active=True)

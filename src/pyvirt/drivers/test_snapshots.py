@@ -41,8 +41,10 @@ class TestSnapshots:
 
     __test__ = False
 
+    _snapshot_trees: dict[bytes, SnapshotTree]  # set by TestDriver.__init__
+
     def _tree(self: TestDriver, dom: _Domain) -> SnapshotTree:
-        trees = self.__dict__.setdefault("_snapshot_trees", {})
+        trees = self._snapshot_trees
         return trees.setdefault(dom.definition.uuid, SnapshotTree(ErrorDomain.TEST))
 
     async def snapshot_tree(self: TestDriver, ref: DomainRef) -> SnapshotTree:
