@@ -129,6 +129,23 @@ def test_internal_snapshots_of_a_shut_off_domain(session: tuple[Path, Daemon]) -
         daemon.stop()
 
 
+def test_unreadable_metadata_is_reported_and_kept(session: tuple[Path, Daemon]) -> None:
+    """A damaged metadata file is named in the error and never overwritten."""
+    top, daemon = session
+    ok(daemon, "snapshot-create-as", "vm", "s1")
+    daemon.stop()
+    (metadata,) = top.glob("**/snapshots/vm.json")
+    metadata.write_text("{damaged")
+    daemon = start_pyvirtd(top, "pyvirt:///session")
+    try:
+        for args in (["snapshot-list", "vm"], ["snapshot-create-as", "vm", "s2"]):
+            assert f"cannot read snapshot metadata {metadata}" in fails(daemon, *args)
+        assert metadata.read_text() == "{damaged"
+        assert image_snapshots(top / "vm.qcow2") == ["s1"]
+    finally:
+        daemon.stop()
+
+
 def test_pyvirsh_prints_what_virsh_prints(session: tuple[Path, Daemon]) -> None:
     _, daemon = session
     ok(daemon, "snapshot-create-as", "vm", "one")
@@ -179,6 +196,21 @@ def test_refusals_change_nothing(session: tuple[Path, Daemon]) -> None:
     )
     assert (top / "raw.img").read_bytes() == raw
     assert ok(daemon, "snapshot-list", "rawvm", "--name").strip() == ""
+
+    # Undefining keeps the domain while it has snapshots; --snapshots-metadata drops their
+    # metadata (the image keeps its internal snapshots, as with libvirt).
+    assert fails(daemon, "undefine", "vm") == (
+        "error: Failed to undefine domain 'vm'\n"
+        "error: Requested operation is not valid: cannot delete inactive domain with 1 "
+        "snapshots\n"
+    )
+    metadata = list(top.glob("**/snapshots/vm.json"))
+    assert len(metadata) == 1
+    ok(daemon, "undefine", "vm", "--snapshots-metadata")
+    assert not metadata[0].exists()
+    assert image_snapshots(top / "vm.qcow2") == before[0]
+    ok(daemon, "define", str(top / "vm.xml"))  # a new domain of the same name: no snapshots
+    assert ok(daemon, "snapshot-list", "vm", "--name").strip() == ""
 
 
 @pytest.mark.kvm

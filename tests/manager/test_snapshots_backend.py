@@ -39,6 +39,10 @@ def test_snapshots_are_listed_created_reverted_and_deleted(pyvirtd: Daemon) -> N
         deleted = await client.delete(f"{SNAPS}/s2", headers=headers)
         assert await deleted.json() == {"deleted": "s2"}
         assert [s["name"] for s in await (await client.get(SNAPS)).json()] == ["s1"]
+        # Deleting the VM deletes its snapshots' metadata too (libvirt alone would refuse).
+        gone = await client.delete("/api/c/0/domains/test", headers=headers)
+        assert gone.status == 200, await gone.text()
+        assert (await client.get("/api/c/0/domains/test")).status == 404
 
     run(pyvirtd, body)
 

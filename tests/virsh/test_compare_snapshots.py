@@ -172,3 +172,17 @@ def test_create_from_xml_file(pair: Pair, tmp_path: Path) -> None:
     for name in ("broken", "wrongroot", "missing"):
         assert one(pair, "snapshot-create", "test", str(tmp_path / f"{name}.xml")).status == 1
     one(pair, "snapshot-list", "test", "--name")
+
+
+def test_undefine_keeps_a_domain_with_snapshots(pair: Pair) -> None:
+    """As libvirt: an inactive domain with snapshots is undefined only with
+    --snapshots-metadata, which drops them too."""
+    same(
+        pair,
+        ["snapshot-create-as", "test", "s1"],
+        ["destroy", "test"],
+        ["undefine", "test"],
+        ["snapshot-list", "test", "--name"],
+        ["undefine", "test", "--snapshots-metadata"],
+        ["list", "--all"],
+    )

@@ -31,6 +31,7 @@ LIST_INTERNAL, LIST_EXTERNAL, LIST_TOPOLOGICAL = 256, 512, 1024
 DELETE_CHILDREN, DELETE_METADATA_ONLY, DELETE_CHILDREN_ONLY = 1, 2, 4
 # virDomainSnapshotRevertFlags
 REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE = 1, 2, 4
+UNDEFINE_SNAPSHOTS_METADATA = 2  # virDomainUndefineFlagsValues
 
 ACTIVE_STATES = ("running", "paused")
 
@@ -149,6 +150,15 @@ class SnapshotTree:
 
     def __len__(self) -> int:
         return len(self.snapshots)
+
+    def check_undefine(self, active: bool, flags: int) -> None:
+        """libvirt keeps an inactive domain that has snapshots unless told to drop them."""
+        if self.snapshots and not active and not flags & UNDEFINE_SNAPSHOTS_METADATA:
+            raise VirtError.of(
+                ErrorCode.OPERATION_INVALID,
+                f"cannot delete inactive domain with {len(self)} snapshots",
+                self._error_domain,
+            )
 
     def _not_found(self, detail: str) -> VirtError:
         return VirtError(

@@ -332,11 +332,13 @@ class TestDriver(TestSnapshots):
         d = self._find(dom)
         if not d.persistent:
             raise _invalid("cannot undefine transient domain")
+        self._tree(d).check_undefine(d.active, flags)
         self._emit(d, LifecycleEvent.UNDEFINED, 0)
         if d.active:
             d.persistent = False
         else:
             del self._domains[d.definition.name]
+            self._snapshot_trees.pop(d.definition.uuid, None)
 
     async def create(self, dom: DomainRef, flags: int) -> DomainRef:
         d = self._find(dom)

@@ -113,6 +113,7 @@ class VmmDriver(VmmSnapshots, DirPools):
         self._next_id = 1
         self._records: dict[str, RunRecord] = {}
         self._attached: asyncio.Task[None] | None = None
+        self._snapshot_trees = {}
         self._load()
 
     # --- state directory
@@ -155,7 +156,7 @@ class VmmDriver(VmmSnapshots, DirPools):
                 remove(self._path("run", name, ".json"))
                 self._emit(dom, LifecycleEvent.STOPPED, StoppedDetail.FAILED)
                 if not dom.persistent:
-                    del self._domains[name]
+                    self._forget(dom)
                 continue
             status = await vmm.execute("query-status")
             dom.vmm, dom.record, dom.id = vmm, record, record.id
@@ -282,11 +283,12 @@ class VmmDriver(VmmSnapshots, DirPools):
         dom = await self._find(ref)
         if not dom.persistent:
             raise _invalid("cannot undefine transient domain")
+        self._tree(dom).check_undefine(dom.vmm is not None, flags)
         remove(self._path("domains", dom.name, ".xml"))
         set_flag(self._path("autostart", dom.name), False)
         dom.persistent, dom.autostart = False, False
         if dom.vmm is None:
-            del self._domains[dom.name]
+            self._forget(dom)
         self._emit(dom, LifecycleEvent.UNDEFINED, UndefinedDetail.REMOVED)
 
     # --- life cycle
@@ -306,7 +308,7 @@ class VmmDriver(VmmSnapshots, DirPools):
             await self._start(dom, config)
         except BaseException:
             if not dom.persistent:
-                self._domains.pop(dom.name, None)
+                self._forget(dom)
             raise
         return dom.ref()
 
@@ -413,7 +415,7 @@ class VmmDriver(VmmSnapshots, DirPools):
             config = dom.config if dom.persistent else running
             asyncio.get_running_loop().create_task(self._restart(dom, config))
         elif not dom.persistent:
-            self._domains.pop(dom.name, None)
+            self._forget(dom)
 
     async def _restart(self, dom: _Domain, config: DomainDef) -> None:
         try:
@@ -422,10 +424,16 @@ class VmmDriver(VmmSnapshots, DirPools):
             log.error("restarting domain %s failed: %s", dom.name, err.message)
             dom.id = -1
             if not dom.persistent:
-                self._domains.pop(dom.name, None)
+                self._forget(dom)
 
     def _set_state(self, dom: _Domain, state: DomainState, reason: int) -> None:
         dom.state, dom.reason = state, reason
+
+    def _forget(self, dom: _Domain) -> None:
+        """A domain that is neither defined nor running any more, and its snapshot
+        metadata (the qcow2 images keep their internal snapshots)."""
+        self._domains.pop(dom.name, None)
+        self._drop_snapshots(dom)
 
     def _active(self, dom: _Domain) -> VmmProcess:
         if dom.vmm is None:
@@ -500,7 +508,7 @@ class VmmDriver(VmmSnapshots, DirPools):
                 await asyncio.sleep(0.05)
         except BaseException:
             if not dom.persistent and dom.vmm is None:
-                self._domains.pop(dom.name, None)
+                self._forget(dom)
             raise
         finally:
             dom.job = NO_JOB

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -42,7 +41,6 @@ from .snapshots import (
 if TYPE_CHECKING:
     from .vmm import VmmDriver, _Domain
 
-log = logging.getLogger(__name__)
 
 DEFINED_FROM_SNAPSHOT = 3  # virDomainEventDefinedDetailType
 
@@ -100,8 +98,10 @@ def _failed(action: str, name: str, path: str, err: BlockError) -> VirtError:
 class VmmSnapshots:
     """The snapshot half of VmmDriver (mixed in)."""
 
+    _snapshot_trees: dict[str, SnapshotTree]  # by domain name; set by VmmDriver.__init__
+
     def _tree(self: VmmDriver, dom: _Domain) -> SnapshotTree:
-        trees = self.__dict__.setdefault("_snapshot_trees", {})
+        trees = self._snapshot_trees
         if dom.name not in trees:
             path = self._path("snapshots", dom.name, ".json")
             tree = SnapshotTree(ErrorDomain.QEMU)
@@ -110,9 +110,18 @@ class VmmSnapshots:
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, TypeError, KeyError) as err:
-                log.warning("ignoring %s: %s", path, err)
+                # Not replaced by an empty list: the next change would overwrite the file.
+                raise VirtError(
+                    ErrorCode.INTERNAL_ERROR,
+                    f"internal error: cannot read snapshot metadata {path}: {err}",
+                    ErrorDomain.QEMU,
+                ) from None
             trees[dom.name] = tree
         return trees[dom.name]
+
+    def _drop_snapshots(self: VmmDriver, dom: _Domain) -> None:
+        self._snapshot_trees.pop(dom.name, None)
+        remove(self._path("snapshots", dom.name, ".json"))
 
     def _save_tree(self: VmmDriver, dom: _Domain, tree: SnapshotTree) -> None:
         path = self._path("snapshots", dom.name, ".json")

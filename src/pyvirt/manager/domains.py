@@ -93,8 +93,12 @@ async def update_xml(request: web.Request) -> web.Response:
     return web.json_response(summary)
 
 
+UNDEFINE_SNAPSHOTS_METADATA = 2  # virDomainUndefineFlagsValues
+
+
 async def delete_domain(request: web.Request) -> web.Response:
-    """Force off, undefine and, with ?volumes=1, delete the disks that are pool volumes."""
+    """Force off, undefine (with its snapshots' metadata, as virt-manager deletes) and,
+    with ?volumes=1, delete the disks that are pool volumes."""
     name = request.match_info["name"]
     with_volumes = request.query.get("volumes") == "1"
 
@@ -105,7 +109,7 @@ async def delete_domain(request: web.Request) -> web.Response:
         if dom.isActive():
             dom.destroy()
         if persistent:
-            dom.undefine()
+            dom.undefineFlags(UNDEFINE_SNAPSHOTS_METADATA)
         deleted, kept = [], []
         for disk in disks:
             if disk["device"] != "disk" or not disk["source"]:
