@@ -201,12 +201,14 @@ def test_a_linux_vm_from_wizard_to_delete(
         page.set_viewport_size({"width": 1100, "height": 720})
 
         # Disk and network traffic for the graphs: reads every second, pings to the gateway.
+        # The page stays until the guest has run the line (leaving closes the console).
         page.locator(".console-box").click()
         page.keyboard.type(
             "(while :; do dd if=/dev/vda of=/dev/null bs=4096 count=8 iflag=direct; sleep 1; done"
             " >/dev/null 2>&1 &); ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0;"
-            " (ping -i 1 10.0.2.2 >/dev/null 2>&1 &)\n"
+            " (ping -i 1 10.0.2.2 >/dev/null 2>&1 &); echo load$((6*7))\n"
         )
+        wait_until(lambda: "load42" in console_text(page), 60, "the load started")
         page.goto(base + "#/vm/web1/graphs")
         graph = page.locator("#graph-cpu")
         wait_until(lambda: int(graph.get_attribute("data-points") or 0) >= 2, 20, "samples")
@@ -217,7 +219,7 @@ def test_a_linux_vm_from_wizard_to_delete(
         for rates, what in (("#disk-now", "read"), ("#net-now", "received")):
             moving = re.compile(rf"^(?!0 B/s)[\d.]+ \S+/s {what}")
             now = page.locator(rates)
-            wait_until(lambda m=moving, n=now: m.match(n.inner_text()), 60, rates)
+            wait_until(lambda m=moving, n=now: m.match(n.inner_text()), 60, f"{rates} to move")
         shot(page, "graphs")
 
         page.goto(base + "#/")
