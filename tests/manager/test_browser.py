@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 import pyvirt
 from tests.conftest import kvm_usable
@@ -136,6 +137,17 @@ def session_daemon() -> Iterator[tuple[Daemon, Path]]:
             daemon.stop()
 
 
+def wait_for_text(locator: Locator, pattern: re.Pattern[str], timeout: float) -> None:
+    """Until the element's text matches; a failure lists what it showed meanwhile."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not pattern.match(text := locator.inner_text()):
+        if text not in seen:
+            seen.append(text)
+        assert time.monotonic() < deadline, f"{pattern.pattern!r} never matched: {seen[-5:]}"
+        time.sleep(0.3)
+
+
 def console_text(page: Page) -> str:
     return page.locator(".xterm-rows").inner_text()
 
@@ -218,8 +230,7 @@ def test_a_linux_vm_from_wizard_to_delete(
         )
         for rates, what in (("#disk-now", "read"), ("#net-now", "received")):
             moving = re.compile(rf"^(?!0 B/s)[\d.]+ \S+/s {what}")
-            now = page.locator(rates)
-            wait_until(lambda m=moving, n=now: m.match(n.inner_text()), 60, f"{rates} to move")
+            wait_for_text(page.locator(rates), moving, 60)
         shot(page, "graphs")
 
         page.goto(base + "#/")
