@@ -41,9 +41,7 @@ class ConnectURI:
 def parse(uri: str) -> ConnectURI:
     parts = urlsplit(uri)
     if not parts.scheme or not uri.startswith(f"{parts.scheme}://"):
-        raise VirtError(
-            ErrorCode.INVALID_ARG, f"invalid argument: unable to parse URI {uri}", ErrorDomain.NONE
-        )
+        raise VirtError.of(ErrorCode.INVALID_ARG, f"unable to parse URI {uri}", ErrorDomain.NONE)
     driver, _, transport = parts.scheme.partition("+")
     if transport not in ("", "unix"):
         raise VirtError(

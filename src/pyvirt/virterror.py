@@ -64,6 +64,7 @@ MESSAGE_PREFIX = {
     ErrorCode.OPERATION_INVALID: "Requested operation is not valid",
     ErrorCode.INVALID_ARG: "invalid argument",
     ErrorCode.OPERATION_UNSUPPORTED: "Operation not supported",
+    ErrorCode.OPERATION_FAILED: "operation failed",
 }
 
 
@@ -71,7 +72,7 @@ class VirtError(Exception):
     """A failure as libvirt reports it: `code`, `domain` and the message users see."""
 
     @classmethod
-    def of(cls, code: ErrorCode, detail: str, domain: ErrorDomain) -> VirtError:
+    def of(cls, code: ErrorCode, detail: str, domain: ErrorDomain = ErrorDomain.NONE) -> VirtError:
         """The error with libvirt's own wording for `code` before `detail`."""
         return cls(code, f"{MESSAGE_PREFIX[code]}: {detail}", domain)
 

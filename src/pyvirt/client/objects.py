@@ -114,7 +114,7 @@ class virConnect:
         try:
             raw = uuidlib.UUID(uuid).bytes
         except ValueError:
-            raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: uuid '{uuid}'") from None
+            raise VirtError.of(ErrorCode.INVALID_ARG, f"uuid '{uuid}'") from None
         return self.lookupByUUID(raw)
 
     def lookupByID(self, id: int) -> virDomain:
@@ -468,9 +468,9 @@ class virStream:
 
     def _open_channel(self) -> StreamChannel:
         if self._channel is None:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_INVALID,
-                "Requested operation is not valid: stream is not open",
+                "stream is not open",
                 ErrorDomain.STREAMS,
             )
         return self._channel

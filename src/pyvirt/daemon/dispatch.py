@@ -447,9 +447,7 @@ async def _set_memory(s: Session, h: Header, a: Args) -> Ret:
         maximum = doc.find("memory")
         limit = int(maximum.text or 0) if maximum is not None else 0
         if maximum is not None and maximum.get("unit", "KiB") == "KiB" and a["memory"] > limit:
-            raise VirtError(
-                ErrorCode.INVALID_ARG, "invalid argument: cannot set memory higher than max memory"
-            )
+            raise VirtError.of(ErrorCode.INVALID_ARG, "cannot set memory higher than max memory")
         current = child(doc, "currentMemory")
         current.text, current.attrib = str(a["memory"]), {"unit": "KiB"}
 
@@ -460,7 +458,7 @@ async def _set_memory(s: Session, h: Header, a: Args) -> Ret:
 @handles(Proc.DOMAIN_SET_VCPUS_FLAGS)
 async def _set_vcpus(s: Session, h: Header, a: Args) -> Ret:
     if a["nvcpus"] < 1:
-        raise VirtError(ErrorCode.INVALID_ARG, "invalid argument: argument unsupported: 0")
+        raise VirtError.of(ErrorCode.INVALID_ARG, "argument unsupported: 0")
 
     def edit(doc: ET.Element) -> None:
         vcpu = child(doc, "vcpu")
@@ -468,9 +466,9 @@ async def _set_vcpus(s: Session, h: Header, a: Args) -> Ret:
             vcpu.text = str(a["nvcpus"])
         else:
             if a["nvcpus"] > int(vcpu.text or 1):
-                raise VirtError(
+                raise VirtError.of(
                     ErrorCode.INVALID_ARG,
-                    f"invalid argument: requested vcpus is greater than max allowable vcpus "
+                    f"requested vcpus is greater than max allowable vcpus "
                     f"for the persistent domain: {a['nvcpus']} > {vcpu.text}",
                 )
             vcpu.set("current", str(a["nvcpus"]))

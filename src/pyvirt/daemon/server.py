@@ -105,9 +105,7 @@ class ClientConnection:
     def register_event(self, event_id: int, dom: DomainRef | None) -> int:
         assert self.driver is not None
         if len(self._callbacks) >= MAX_EVENT_CALLBACKS:
-            raise VirtError(
-                ErrorCode.OPERATION_FAILED, "operation failed: too many event callbacks"
-            )
+            raise VirtError.of(ErrorCode.OPERATION_FAILED, "too many event callbacks")
         callback_id = self._next_callback
         self._next_callback += 1
 
@@ -136,9 +134,9 @@ class ClientConnection:
 
     def deregister_event(self, callback_id: int) -> None:
         if callback_id not in self._callbacks:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.INVALID_ARG,
-                f"invalid argument: could not find event callback {callback_id} for deletion",
+                f"could not find event callback {callback_id} for deletion",
             )
         unsubscribe = self._callbacks.pop(callback_id)
         if callable(unsubscribe):

@@ -26,9 +26,7 @@ def read_header(path: str) -> tuple[str, int]:
             magic = f.read(len(MAGIC))
             length = f.readline()
             if magic != MAGIC or not length.strip().isdigit():
-                raise VirtError(
-                    ErrorCode.OPERATION_FAILED, f"operation failed: '{path}' is not a saved domain"
-                )
+                raise VirtError.of(ErrorCode.OPERATION_FAILED, f"'{path}' is not a saved domain")
             xml = f.read(int(length))
             return xml.decode(), f.tell()
     except OSError as e:

@@ -184,9 +184,9 @@ class SnapshotTree:
 
     def check_new(self, name: str) -> None:
         if name in self.snapshots:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: domain moment {name} already exists",
+                f"domain moment {name} already exists",
                 ErrorDomain.DOMAIN,
             )
 

@@ -269,16 +269,16 @@ class TestDriver(TestSnapshots):
             (d for d in self._domains.values() if d.definition.uuid == definition.uuid), None
         )
         if by_uuid is not None and by_uuid is not existing:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: domain '{by_uuid.definition.name}' already exists with uuid "
+                f"domain '{by_uuid.definition.name}' already exists with uuid "
                 f"{uuidlib.UUID(bytes=definition.uuid)}",
                 ErrorDomain.TEST,
             )
         if existing is not None and existing.definition.uuid != definition.uuid:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: domain '{definition.name}' already exists with uuid "
+                f"domain '{definition.name}' already exists with uuid "
                 f"{uuidlib.UUID(bytes=existing.definition.uuid)}",
                 ErrorDomain.TEST,
             )
@@ -512,10 +512,9 @@ class TestDriver(TestSnapshots):
         existing = self._pools.get(definition.name)
         if existing is not None:
             if existing.definition.uuid != definition.uuid:
-                raise VirtError(
+                raise VirtError.of(
                     ErrorCode.OPERATION_FAILED,
-                    f"operation failed: pool '{definition.name}' already exists with uuid "
-                    f"{existing.definition.uuid}",
+                    f"pool '{definition.name}' already exists with uuid {existing.definition.uuid}",
                     ErrorDomain.STORAGE,
                 )
             existing.definition = definition

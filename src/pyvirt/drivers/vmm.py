@@ -246,18 +246,16 @@ class VmmDriver(VmmSnapshots, DirPools):
         """The domain `config` redefines, if any; refuses name/UUID clashes as libvirt does."""
         dom = self._domains.get(config.name)
         if dom is not None and dom.config.uuid != config.uuid:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: domain '{config.name}' is already defined with uuid "
-                f"{dom.config.uuid}",
+                f"domain '{config.name}' is already defined with uuid {dom.config.uuid}",
                 ErrorDomain.QEMU,
             )
         for other in self._domains.values():
             if other.config.uuid == config.uuid and other.name != config.name:
-                raise VirtError(
+                raise VirtError.of(
                     ErrorCode.OPERATION_FAILED,
-                    f"operation failed: domain '{other.name}' already exists with uuid "
-                    f"{config.uuid}",
+                    f"domain '{other.name}' already exists with uuid {config.uuid}",
                     ErrorDomain.QEMU,
                 )
         return dom
@@ -482,7 +480,7 @@ class VmmDriver(VmmSnapshots, DirPools):
                 await vmm.execute("cont")
             remove(Path(path))
             error = status.get("error-desc", status.get("status"))
-            raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: save: {error}")
+            raise VirtError.of(ErrorCode.OPERATION_FAILED, f"save: {error}")
         dom.saving = True
         await self._terminate(dom, vmm)
 

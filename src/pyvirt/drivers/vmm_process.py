@@ -171,9 +171,9 @@ class VmmProcess:
         try:
             return await self._qmp.execute(command, arguments)
         except (QMPError, OSError, EOFError) as err:
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: {command}: {err}",
+                f"{command}: {err}",
                 ErrorDomain.QEMU,
             ) from None
 

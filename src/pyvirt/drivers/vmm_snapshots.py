@@ -46,9 +46,7 @@ DEFINED_FROM_SNAPSHOT = 3  # virDomainEventDefinedDetailType
 
 
 def _unsupported(detail: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_UNSUPPORTED, f"Operation not supported: {detail}", ErrorDomain.QEMU
-    )
+    return VirtError.of(ErrorCode.OPERATION_UNSUPPORTED, detail, ErrorDomain.QEMU)
 
 
 def _disks(config: DomainDef) -> list[tuple[str, str, str | None]]:
@@ -88,9 +86,9 @@ def _qcow2(path: str, method: str, name: str) -> None:
 
 
 def _failed(action: str, name: str, path: str, err: BlockError) -> VirtError:
-    return VirtError(
+    return VirtError.of(
         ErrorCode.OPERATION_FAILED,
-        f"operation failed: cannot {action} snapshot '{name}' of '{path}': {err.strerror or err}",
+        f"cannot {action} snapshot '{name}' of '{path}': {err.strerror or err}",
         ErrorDomain.QEMU,
     )
 

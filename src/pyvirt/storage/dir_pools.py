@@ -82,9 +82,9 @@ class DirPools:
         pool = parse_pool(xml)
         for other in self._pools().values():
             if (other.name == pool.name) != (other.uuid == pool.uuid):
-                raise VirtError(
+                raise VirtError.of(
                     ErrorCode.OPERATION_FAILED,
-                    f"operation failed: pool '{other.name}' already exists with uuid {other.uuid}",
+                    f"pool '{other.name}' already exists with uuid {other.uuid}",
                     ErrorDomain.STORAGE,
                 )
         write_atomically(self._storage_dir / f"{pool.name}.xml", pool_xml(pool, _sizes(None)))
@@ -175,9 +175,9 @@ class DirPools:
             _create(path, vol)
         except (BlockError, OSError) as err:
             remove(Path(path))
-            raise VirtError(
+            raise VirtError.of(
                 ErrorCode.OPERATION_FAILED,
-                f"operation failed: cannot create volume '{vol.name}': {err}",
+                f"cannot create volume '{vol.name}': {err}",
                 ErrorDomain.STORAGE,
             ) from None
         return VolRef(pool.name, vol.name, path)
