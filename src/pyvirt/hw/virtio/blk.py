@@ -65,6 +65,7 @@ class Request:
     data: list[memoryview] = field(default_factory=list)
     status: memoryview | None = None
     started_ns: int = 0
+    segments: list[tuple[int, int, bool]] = field(default_factory=list)  # discard/write-zeroes
 
     @property
     def length(self) -> int:
@@ -147,7 +148,7 @@ class VirtioBlk(VirtioDevice):
         elif rtype in (T_DISCARD, T_WRITE_ZEROES):
             request.data = rest
             self._check_writable()
-            self._segments(request)  # validated now, executed later
+            request.segments = self._segments(request)  # validated now, executed later
         elif rtype == T_GET_ID:
             request.data = data_out
         elif rtype != T_FLUSH:
@@ -199,7 +200,7 @@ class VirtioBlk(VirtioDevice):
             chain_copy(request.data, self.serial.ljust(ID_BYTES, b"\0"))
             return min(request.length, ID_BYTES)
         else:
-            for start, length, unmap in self._segments(request):
+            for start, length, unmap in request.segments:
                 if request.type == T_DISCARD:
                     image.discard(start, length)
                 else:
@@ -227,9 +228,8 @@ class VirtioBlk(VirtioDevice):
         if kind is None:
             return
         if request.type in (T_DISCARD, T_WRITE_ZEROES):
-            segments = self._segments(request)
-            nbytes = sum(length for _, length, _ in segments)
-            end = max(start + length for start, length, _ in segments)
+            nbytes = sum(length for _, length, _ in request.segments)
+            end = max(start + length for start, length, _ in request.segments)
         else:
             nbytes = request.length if request.type != T_FLUSH else 0
             end = request.sector * SECTOR + nbytes
