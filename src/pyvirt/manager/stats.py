@@ -32,6 +32,15 @@ LIST_ACTIVE = 1  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
 
 
 @dataclass(frozen=True)
+class Devices:
+    """A running domain's disk targets and NIC MACs, read from its XML once per run (id)."""
+
+    dom_id: int
+    disks: list[str]
+    macs: list[str]
+
+
+@dataclass(frozen=True)
 class Reading:
     """One domain's counters at one moment."""
 
@@ -40,6 +49,7 @@ class Reading:
     vcpus: int
     cpu_ns: int
     io: dict[str, int | None]  # IO_KEYS: bytes so far
+    devices: Devices
 
 
 IO_KEYS = ("disk_rd", "disk_wr", "net_rx", "net_tx")
@@ -51,28 +61,36 @@ def _sum(stats: list[tuple[int, ...]], *fields: int) -> list[int | None]:
     return [sum(s[f] for s in stats) for f in fields]
 
 
-def _io_counters(dom: virDomain) -> dict[str, int | None]:
+def _devices(dom: virDomain, known: Devices | None) -> Devices:
+    if known is not None and known.dom_id == dom.ID():
+        return known
     root = ET.fromstring(dom.XMLDesc(0))
     disks = [t.get("dev", "") for t in root.iterfind("devices/disk/target")]
     macs = [m.get("address", "") for m in root.iterfind("devices/interface/mac")]
+    return Devices(dom.ID(), disks, macs)
+
+
+def _io_counters(dom: virDomain, devices: Devices) -> dict[str, int | None]:
     try:
-        rd, wr = _sum([dom.blockStats(d) for d in disks], 1, 3)
+        rd, wr = _sum([dom.blockStats(d) for d in devices.disks], 1, 3)
     except VirtError:
         rd = wr = None
     try:
-        rx, tx = _sum([dom.interfaceStats(m) for m in macs], 0, 4)
+        rx, tx = _sum([dom.interfaceStats(m) for m in devices.macs], 0, 4)
     except VirtError:
         rx = tx = None
     return dict(zip(IO_KEYS, (rd, wr, rx, tx), strict=True))
 
 
-def _read_active(virt: virConnect) -> dict[str, Reading]:
+def _read_active(virt: virConnect, known: dict[str, Devices]) -> dict[str, Reading]:
+    """Every running domain's counters; `known` holds the devices of the last readings."""
     readings = {}
     for dom in virt.listAllDomains(LIST_ACTIVE):
         with contextlib.suppress(VirtError):  # it may have gone away since the listing
             _, _, memory_kib, vcpus, cpu_ns = dom.info()
-            io = _io_counters(dom)
-            readings[dom.name()] = Reading(time.monotonic(), memory_kib, vcpus, cpu_ns, io)
+            devices = _devices(dom, known.get(dom.name()))
+            io = _io_counters(dom, devices)
+            readings[dom.name()] = Reading(time.monotonic(), memory_kib, vcpus, cpu_ns, io, devices)
     return readings
 
 
@@ -122,8 +140,9 @@ class Sampler:
         for conn in list(self.connections.by_id.values()):
             if conn.virt is None:
                 continue
+            known = {k[1]: r.devices for k, r in self._last.items() if k[0] == conn.id}
             try:
-                readings = await conn.run(_read_active)
+                readings = await conn.run(lambda v, known=known: _read_active(v, known))
             except (VirtError, ApiError):
                 continue
             samples = {}
