@@ -32,16 +32,64 @@ require_packages() {
         die "missing Debian package(s): ${missing[*]} (apt-get install ${missing[*]})"
 }
 
-# cached_or_locked DIR FILE LOCK: print DIR and exit when DIR/FILE exists;
-# else take LOCK (fd 9; one build per key) and check again, for whoever
-# waited finds the cache filled.
-cached_or_locked() {
-    [[ -f $1/$2 ]] && { echo "$1"; exit 0; }
+# must_build DIR FILE LOCK: true when DIR/FILE is missing; LOCK is then held (its fd
+# in $lock_fd: one build per key) and DIR/FILE checked again, for whoever waited
+# for another build finds it done.
+must_build() {
+    [[ -f $1/$2 ]] && return 1
     mkdir -p "$(dirname "$3")"
-    exec 9>"$3"
-    flock 9
-    [[ -f $1/$2 ]] && { echo "$1"; exit 0; }
-    return 0
+    exec {lock_fd}>"$3"
+    flock "$lock_fd"
+    [[ ! -f $1/$2 ]]
+}
+
+# cached_or_locked DIR FILE LOCK: print DIR and exit when DIR/FILE exists, else
+# hold LOCK until the script ends.
+cached_or_locked() { must_build "$@" || { echo "$1"; exit 0; }; }
+
+# Temporary build directories live in the cache, so the final renames are atomic;
+# what is left of them goes when the script exits.
+build_dirs=()
+trap '((${#build_dirs[@]} == 0)) || rm -rf "${build_dirs[@]}"' EXIT
+start=$SECONDS
+
+# new_build_dir NAME: a fresh temporary directory for the cache entry NAME, in
+# $REPLY; leftovers of killed builds of NAME go first (the caller holds its lock).
+new_build_dir() {
+    rm -rf "${cache_root:?}/.build-$1".*
+    REPLY=$(mktemp -d "$cache_root/.build-$1.XXXXXX")
+    build_dirs+=("$REPLY")
+}
+
+# extract_kernel TARBALL DIR: the kernel source in DIR/src, made the current directory.
+extract_kernel() {
+    log "extracting $1"
+    mkdir "$2/src"
+    run tar -xf "$1" -C "$2/src" --strip-components=1
+    cd "$2/src" || exit
+}
+
+# publish_kernel DIR KERNEL: DIR/out becomes the cache entry KERNEL; the source
+# tree in DIR goes at once (it is large) and the kernel lock is released.
+publish_kernel() {
+    cd "$cache_root" || exit
+    mv -T "$1/out" "$2"
+    rm -rf "$1"
+    exec {lock_fd}>&-
+}
+
+# publish_guest DIR OUT KERNEL CMDLINE FILE...: the kernel's FILEs (hard links
+# where possible) and a cmdline file join DIR/out, which becomes the cache entry
+# OUT; prints OUT.
+publish_guest() {
+    local dir=$1 out=$2 kernel=$3 cmdline=$4 f
+    for f in "${@:5}"; do
+        ln "$kernel/$f" "$dir/out/$f" 2>/dev/null || cp "$kernel/$f" "$dir/out/$f"
+    done
+    echo "$cmdline" >"$dir/out/cmdline"
+    mv -T "$dir/out" "$out"
+    log "built $out in $((SECONDS - start)) s"
+    echo "$out"
 }
 
 # configure_kernel FRAGMENT MAKE...: tinyconfig + FRAGMENT in the current

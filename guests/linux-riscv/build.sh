@@ -39,20 +39,11 @@ out=$cache_root/$key
 kernel=$cache_root/kernel-$kernel_key
 cached_or_locked "$out" Image "$cache_root/.lock-$key"
 
-ktmp=
-tmp=
-trap 'rm -rf "$ktmp" "$tmp"' EXIT
-start=$SECONDS
-
-exec 8>"$cache_root/.lock-kernel-$kernel_key"
-flock 8
-if [[ ! -f $kernel/Image ]]; then
-    rm -rf "$cache_root/.build-kernel-$kernel_key".*
-    ktmp=$(mktemp -d "$cache_root/.build-kernel-$kernel_key.XXXXXX")
-    log "extracting $src_tar"
-    mkdir "$ktmp/src" "$ktmp/out"
-    run tar -xf "$src_tar" -C "$ktmp/src" --strip-components=1
-    cd "$ktmp/src"
+if must_build "$kernel" Image "$cache_root/.lock-kernel-$kernel_key"; then
+    new_build_dir "kernel-$kernel_key"
+    ktmp=$REPLY
+    extract_kernel "$src_tar" "$ktmp"
+    mkdir "$ktmp/out"
     kmake() { make ARCH=riscv CROSS_COMPILE=$cross "$@"; }
 
     configure_kernel "$here/riscv.config" kmake
@@ -64,15 +55,11 @@ if [[ ! -f $kernel/Image ]]; then
     kmake -s headers_install INSTALL_HDR_PATH="$ktmp/out/uapi" >&2
     cp -r tools/include/nolibc "$ktmp/out/nolibc"
     gcc -O2 -o "$ktmp/out/gen_init_cpio" usr/gen_init_cpio.c
-    cd "$cache_root"
-    mv -T "$ktmp/out" "$kernel"
-    rm -rf "$ktmp"
-    ktmp=
+    publish_kernel "$ktmp" "$kernel"
 fi
-exec 8>&-
 
-rm -rf "$cache_root/.build-$key".*
-tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+new_build_dir "$key"
+tmp=$REPLY
 mkdir "$tmp/out"
 log "building /init on nolibc"
 "${cross}gcc" -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
@@ -87,11 +74,4 @@ nod /dev/console 0600 0 0 c 5 1
 file /init $tmp/init 0755 0 0
 LIST
 "$kernel/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
-for f in Image config; do
-    ln "$kernel/$f" "$tmp/out/$f" 2>/dev/null || cp "$kernel/$f" "$tmp/out/$f"
-done
-echo "$cmdline" >"$tmp/out/cmdline"
-
-mv -T "$tmp/out" "$out"
-log "built $out in $((SECONDS - start)) s"
-echo "$out"
+publish_guest "$tmp" "$out" "$kernel" "$cmdline" Image config

@@ -61,25 +61,10 @@ kernel=$cache_root/kernel-$kernel_key
 
 cached_or_locked "$out" vmlinux "$cache_root/.lock-$key"
 
-# Temporary directories live next to the cache so the final renames are
-# atomic; leftovers of killed builds go (we hold the lock for their key).
-ktmp=
-tmp=
-trap 'rm -rf "$ktmp" "$tmp"' EXIT
-start=$SECONDS
-
-if [[ ! -f $kernel/vmlinux ]]; then
-    exec 8>"$cache_root/.lock-kernel-$kernel_key"
-    flock 8
-fi
-if [[ ! -f $kernel/vmlinux ]]; then
-    rm -rf "$cache_root/.build-kernel-$kernel_key".*
-    ktmp=$(mktemp -d "$cache_root/.build-kernel-$kernel_key.XXXXXX")
-
-    log "extracting $src_tar"
-    mkdir "$ktmp/src"
-    run tar -xf "$src_tar" -C "$ktmp/src" --strip-components=1
-    cd "$ktmp/src"
+if must_build "$kernel" vmlinux "$cache_root/.lock-kernel-$kernel_key"; then
+    new_build_dir "kernel-$kernel_key"
+    ktmp=$REPLY
+    extract_kernel "$src_tar" "$ktmp"
 
     for p in "${patches[@]}"; do
         log "applying $(basename "$p")"
@@ -97,15 +82,11 @@ if [[ ! -f $kernel/vmlinux ]]; then
     cp .config "$ktmp/out/config"
     # The kernel's own cpio writer, for the initramfs.
     gcc -O2 -o "$ktmp/out/gen_init_cpio" usr/gen_init_cpio.c
-    cd "$cache_root"
-    mv -T "$ktmp/out" "$kernel"
-    rm -rf "$ktmp"
-    ktmp=
+    publish_kernel "$ktmp" "$kernel"
 fi
-exec 8>&-
 
-rm -rf "$cache_root/.build-$key".*
-tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+new_build_dir "$key"
+tmp=$REPLY
 
 # The guest tools: static, and without a libc (see tools/rt.h), so that they
 # add a few KB to the initramfs rather than ~680 KB each.
@@ -142,11 +123,4 @@ done
 # nodes (files keep their mtimes).
 "$kernel/gen_init_cpio" -t 0 "$tmp/cpio_list" >"$tmp/out/initramfs.cpio"
 
-for f in vmlinux bzImage config; do
-    ln "$kernel/$f" "$tmp/out/$f" 2>/dev/null || cp "$kernel/$f" "$tmp/out/$f"
-done
-echo "$cmdline" >"$tmp/out/cmdline"
-
-mv -T "$tmp/out" "$out"
-log "built $out in $((SECONDS - start)) s"
-echo "$out"
+publish_guest "$tmp" "$out" "$kernel" "$cmdline" vmlinux bzImage config
